@@ -1,0 +1,45 @@
+# Two commands do everything: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: install test lint typecheck pytest demo airflow bench lock clean
+
+install: $(STAMP)
+
+# Re-installs only when the lock or the project metadata changes; a second run does nothing.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy airflow_provider_rudder_sf
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m demo
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_mapping.py
+
+# Regenerate the pinned lock after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev --extra ui --extra bench \
+		--output-file requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .airflow .demo .pytest_cache .mypy_cache .ruff_cache

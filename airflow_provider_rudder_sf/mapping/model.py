@@ -1,0 +1,93 @@
+"""Immutable values that flow from a staged event to a Salesforce write.
+
+Every staged input ends as exactly one of :class:`IdentifyEvent` (eligible), :class:`Ignored` or
+:class:`Rejected`; the planner turns eligible events into :class:`Write` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Stage = Literal["parse", "validate", "salesforce"]
+Operation = Literal["create", "update", "upsert"]
+JSONValue = Any
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Bad input, kept with the original event so it can go to the dead letter unchanged."""
+
+    raw: object
+    stage: Stage
+    code: str
+    reason: str
+    seq: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An event that is not for Salesforce (another type, or the integration not enabled): counted, never an error."""
+
+    raw: object
+    reason: str
+    seq: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One ``context.externalId`` entry of type ``Salesforce-<Object>``: update ``record_id``, or create if None."""
+
+    sobject: str
+    record_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyEvent:
+    """An eligible identify event, validated; ``seq`` is its position in the run (ties on timestamp keep order)."""
+
+    raw: object
+    seq: int
+    message_id: str | None
+    timestamp: float
+    traits: Mapping[str, JSONValue]
+    email: str | None
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadMatch:
+    """One Lead found by the e-mail look-up."""
+
+    id: str
+    is_converted: bool
+    converted_contact_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One record write: several events for the same record are folded into one.
+
+    ``natural_key`` is a (field, value) pair that finds the record again if a create may have been applied
+    before a connection failure, so the writer can turn a resend into an update instead of a duplicate.
+    For ``upsert``, ``external_id_field`` names the External ID field whose value is in ``fields``.
+    """
+
+    key: str
+    sobject: str
+    operation: Operation
+    record_id: str | None
+    fields: Mapping[str, JSONValue]
+    sources: tuple[int, ...]
+    natural_key: tuple[str, str] | None = None
+    external_id_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to send, what was refused while planning, and which read-only fields were recognised and dropped."""
+
+    writes: tuple[Write, ...]
+    rejected: tuple[Rejected, ...]
+    dropped_system_fields: Mapping[str, int] = field(default_factory=dict)
