@@ -1,1 +1,51 @@
+"""Readers of staged events: JSON Lines files (local or object storage), SQL queries and in-memory lists.
 
+Every reader yields :class:`StagedRecord` values one at a time and never holds a whole input in memory. Parsing
+and validation belong to the mapping core, so a bad line becomes a dead letter, not a crash.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_rudder_sf.sources.dispatch import open_source
+from airflow_provider_rudder_sf.sources.files import (
+    STAGED_FILE_PATTERNS,
+    StagedFile,
+    iter_files,
+    read_jsonl,
+    resolve_files,
+)
+from airflow_provider_rudder_sf.sources.records import (
+    SourceReadError,
+    StagedRecord,
+    iter_dicts,
+    iter_lines,
+    open_decompressed,
+)
+from airflow_provider_rudder_sf.sources.sql import (
+    DEFAULT_COLUMN_TRAITS,
+    DEFAULT_INTEGRATIONS,
+    RESERVED_COLUMNS,
+    read_sql,
+    row_to_identify,
+    snake_to_camel,
+)
+
+__all__ = [
+    "DEFAULT_COLUMN_TRAITS",
+    "DEFAULT_INTEGRATIONS",
+    "RESERVED_COLUMNS",
+    "STAGED_FILE_PATTERNS",
+    "SourceReadError",
+    "StagedFile",
+    "StagedRecord",
+    "iter_dicts",
+    "iter_files",
+    "iter_lines",
+    "open_decompressed",
+    "open_source",
+    "read_jsonl",
+    "read_sql",
+    "resolve_files",
+    "row_to_identify",
+    "snake_to_camel",
+]

@@ -1,0 +1,164 @@
+"""Turn a location (path, directory, glob or object-storage URL) into staged JSON Lines files, and read them.
+
+Local paths use :mod:`pathlib`/:mod:`glob` and need no Airflow. Locations with a scheme (``file://``, ``s3://``,
+``gs://``, ...) go through Airflow's ``ObjectStoragePath`` so the file system and its credentials come from an
+Airflow connection (``conn_id``), exactly as users configure them for any other object-storage task.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_rudder_sf.sources.records import StagedRecord, iter_lines
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+#: Names a directory location picks up: RudderStack backups are ``*.json.gz``; ``*.json*`` also covers ``*.jsonl*``.
+STAGED_FILE_PATTERNS: tuple[str, ...] = ("*.json*", "*.gz")
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """One file to read: ``uri`` names it in origins and errors; ``open`` returns a binary file object."""
+
+    uri: str
+    open: Callable[[], AbstractContextManager[Any]]
+
+
+def has_scheme(location: str) -> bool:
+    """True for ``scheme://...`` locations, which are read through ``ObjectStoragePath``."""
+    return bool(_SCHEME.match(location))
+
+
+def _is_glob(text: str) -> bool:
+    return any(char in _GLOB_CHARS for char in text)
+
+
+def _wanted(name: str, patterns: Sequence[str]) -> bool:
+    """Directory listings skip hidden/marker files (``.part``, ``_SUCCESS``) and keep the staged patterns."""
+    return not name.startswith((".", "_")) and any(fnmatch(name, pattern) for pattern in patterns)
+
+
+def _missing(location: str, what: str) -> FileNotFoundError:
+    return FileNotFoundError(f"no staged event files at {location!r}: {what}")
+
+
+def _local_file(path: Path) -> StagedFile:
+    return StagedFile(uri=path.resolve().as_uri(), open=lambda: path.open("rb"))
+
+
+def _resolve_local(location: str, patterns: Sequence[str], recursive: bool) -> list[StagedFile]:
+    path = Path(location).expanduser()
+    if path.is_file():
+        return [_local_file(path)]
+    if path.is_dir():
+        found = path.rglob("*") if recursive else path.iterdir()
+        files = sorted(p for p in found if p.is_file() and _wanted(p.name, patterns))
+        if not files:
+            raise _missing(location, f"the directory holds no files matching {', '.join(patterns)}")
+        return [_local_file(p) for p in files]
+    if _is_glob(location):
+        matches = sorted(Path(p) for p in globlib.glob(str(path), recursive=True))
+        files = [p for p in matches if p.is_file()]
+        if not files:
+            raise _missing(location, "the glob matched no files")
+        return [_local_file(p) for p in files]
+    raise _missing(location, "the path does not exist")
+
+
+def _split_url_glob(location: str) -> tuple[str, str]:
+    """Split ``s3://bucket/a/*/b*.gz`` into the fixed prefix ``s3://bucket/a`` and the pattern ``*/b*.gz``."""
+    scheme_end = location.index("://") + 3
+    parts = location[scheme_end:].split("/")
+    first = next(i for i, part in enumerate(parts) if _is_glob(part))
+    if first == 0:
+        raise ValueError(f"the bucket/container part of {location!r} cannot contain a glob pattern")
+    return location[:scheme_end] + "/".join(parts[:first]), "/".join(parts[first:])
+
+
+def _remote_file(path: ObjectStoragePath) -> StagedFile:
+    return StagedFile(uri=str(path), open=lambda: path.open("rb"))  # type: ignore[no-untyped-call]
+
+
+def _resolve_url(location: str, conn_id: str | None, patterns: Sequence[str], recursive: bool) -> list[StagedFile]:
+    from airflow.sdk import ObjectStoragePath
+
+    if _is_glob(location):
+        base, pattern = _split_url_glob(location)
+        matches = sorted(ObjectStoragePath(base, conn_id=conn_id).glob(pattern), key=str)
+        files = [p for p in matches if p.is_file()]
+        if not files:
+            raise _missing(location, "the glob matched no files")
+        return [_remote_file(p) for p in files]
+    path = ObjectStoragePath(location, conn_id=conn_id)
+    if path.is_file():
+        return [_remote_file(path)]
+    if path.is_dir():
+        found = path.rglob("*") if recursive else path.iterdir()
+        selected = sorted((p for p in found if p.is_file() and _wanted(p.name, patterns)), key=str)
+        if not selected:
+            raise _missing(location, f"the directory holds no files matching {', '.join(patterns)}")
+        return [_remote_file(p) for p in selected]
+    raise _missing(location, "the path does not exist")
+
+
+def resolve_files(
+    location: str | os.PathLike[str],
+    *,
+    conn_id: str | None = None,
+    allow_missing: bool = False,
+    recursive: bool = False,
+    patterns: Sequence[str] = STAGED_FILE_PATTERNS,
+) -> list[StagedFile]:
+    """List the files a location names, sorted by name, so a run reads them in a stable order.
+
+    A file is taken as is; a directory gives its files matching ``patterns`` (only its own files unless
+    ``recursive``; names starting with ``.`` or ``_`` are skipped); a glob gives every file it matches.
+    Nothing found raises :class:`FileNotFoundError` naming the location, because a scheduled run whose interval
+    has no files usually means an upstream export failed; ``allow_missing=True`` returns ``[]`` instead.
+    """
+    text = os.fspath(location)
+    if not text.strip():
+        raise ValueError("the staged event location is empty")
+    try:
+        if has_scheme(text):
+            return _resolve_url(text, conn_id, patterns, recursive)
+        return _resolve_local(text, patterns, recursive)
+    except FileNotFoundError:
+        if allow_missing:
+            return []
+        raise
+
+
+def iter_files(files: Sequence[StagedFile]) -> Iterator[StagedRecord]:
+    """Read the files one after the other, one line at a time; each file is closed before the next opens."""
+    for staged in files:
+        with staged.open() as fileobj:
+            yield from iter_lines(fileobj, staged.uri)
+
+
+def read_jsonl(
+    location: str | os.PathLike[str],
+    *,
+    conn_id: str | None = None,
+    allow_missing: bool = False,
+    recursive: bool = False,
+) -> Iterator[StagedRecord]:
+    """Stream the staged events of a JSON Lines location (plain or gzipped files).
+
+    The location is resolved now, so a missing input fails at the call with a clear message; the files are read
+    lazily as the iterator is consumed.
+    """
+    return iter_files(resolve_files(location, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive))

@@ -1,0 +1,326 @@
+"""Stream staged events out of any DB-API database reachable through an Airflow connection.
+
+Two table shapes are supported:
+
+* a column holding each event's JSON (``json_column="event"``): ``raw`` is that text, or the dict when the driver
+  already decodes JSON;
+* RudderStack's warehouse ``identifies`` table, whose columns are the flattened event: each row is rebuilt into a
+  Segment-shaped identify event (see :func:`row_to_identify` for the rule).
+
+Rows are fetched ``chunk_size`` at a time with ``fetchmany`` (never ``fetchall``); on PostgreSQL a named
+(server-side) cursor is used, because psycopg's default cursor would buffer the whole result client-side. Other
+drivers that buffer results client-side can get a server-side cursor through ``cursor_kwargs``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from airflow_provider_rudder_sf.sources.records import StagedRecord
+
+#: Warehouse columns that hold the event envelope, not traits.
+RESERVED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "id",
+        "anonymous_id",
+        "user_id",
+        "timestamp",
+        "original_timestamp",
+        "sent_at",
+        "received_at",
+        "uuid_ts",
+        "loaded_at",
+        "channel",
+        "event",
+        "event_text",
+        "type",
+        "request_ip",
+    }
+)
+
+#: Envelope columns restored under their Segment key.
+ENVELOPE_KEYS: Mapping[str, str] = {
+    "id": "messageId",
+    "anonymous_id": "anonymousId",
+    "user_id": "userId",
+    "timestamp": "timestamp",
+    "original_timestamp": "originalTimestamp",
+    "sent_at": "sentAt",
+    "received_at": "receivedAt",
+}
+
+#: Trait objects that RudderStack flattens with ``_`` and the Salesforce mapping reads nested
+#: (``address.city``, ``company.name``), so ``address_city`` is restored as ``{"address": {"city": ...}}``.
+NESTED_TRAIT_OBJECTS: tuple[str, ...] = ("address", "company")
+
+#: Columns whose trait key the generic rule would get wrong for the Salesforce mapping; callers can add more.
+DEFAULT_COLUMN_TRAITS: Mapping[str, str | None] = {
+    "company_employee_count": "company.employee_count",
+    "company_company_duns_number": "company.companyDunsNumber",
+    "company_duns_number": "companyDunsNumber",
+    "lead_source": "LeadSource",
+}
+
+DEFAULT_INTEGRATIONS: Mapping[str, Any] = {"Salesforce": True}
+
+_CONTEXT_TRAITS = "context_traits_"
+_CONTEXT_EXTERNAL_ID = "context_external_id"
+_SERVER_SIDE_CURSOR = "rudder_sf_staged_events"
+
+
+def snake_to_camel(name: str) -> str:
+    """``first_name`` -> ``firstName``, ``address_line_1`` -> ``addressLine1`` (first word kept as is)."""
+    first, *rest = name.split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def json_value(value: Any) -> Any:
+    """Make a database value JSON-friendly: datetimes become ISO 8601 (naive ones are taken as UTC, as
+    warehouses store them), dates ISO dates, decimals numbers, bytes UTF-8 text, UUIDs strings."""
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return aware.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _trait_path(column: str, key: str | None) -> str:
+    """Return the trait path (dots nest) for ``column``: the override when given, else the generic rule."""
+    if key is not None:
+        return key
+    prefix, _, rest = column.partition("_")
+    if prefix in NESTED_TRAIT_OBJECTS and rest:
+        return f"{prefix}.{snake_to_camel(rest)}"
+    return snake_to_camel(column)
+
+
+def _rebuild_traits(columns: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, Any]:
+    """Rebuild a traits object from flattened columns (names already lower-case, without prefix)."""
+    traits: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for column, value in columns.items():
+        if value is None:
+            continue  # a warehouse NULL means "not sent in this event"
+        if column in overrides and overrides[column] is None:
+            continue
+        path = _trait_path(column, overrides.get(column))
+        head, dot, tail = path.partition(".")
+        if dot:
+            nested.setdefault(head, {})[tail] = json_value(value)
+        else:
+            traits[path] = json_value(value)
+    for head, fields in nested.items():
+        if head in traits and not isinstance(traits[head], dict):
+            # e.g. a scalar ``company`` column next to ``company_name``: keep both, flat and camelCased.
+            for tail, value in fields.items():
+                traits.setdefault(head + tail[:1].upper() + tail[1:], value)
+        else:
+            traits[head] = {**traits.get(head, {}), **fields}
+    return traits
+
+
+def row_to_identify(
+    row: Mapping[str, Any],
+    *,
+    integrations: Mapping[str, Any] = DEFAULT_INTEGRATIONS,
+    column_traits: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Rebuild a Segment-shaped identify event from one row of RudderStack's warehouse ``identifies`` table.
+
+    Column names are matched case-insensitively (Snowflake reports them upper-case). The rule:
+
+    * envelope columns (:data:`ENVELOPE_KEYS`): ``id`` -> ``messageId``, ``user_id`` -> ``userId``,
+      ``anonymous_id`` -> ``anonymousId``, ``timestamp``/``original_timestamp``/``sent_at``/``received_at``
+      -> their camelCase keys; the rest of :data:`RESERVED_COLUMNS` and columns starting with ``_`` are dropped;
+    * ``context_traits_<x>`` -> ``context.traits``, ``context_external_id`` (a JSON array or text) ->
+      ``context.externalId``; every other ``context_*`` column (ip, library, ...) is dropped;
+    * every other column is a trait: ``column_traits`` (merged over :data:`DEFAULT_COLUMN_TRAITS`) maps a column
+      to a trait key (dots nest, ``None`` drops it); otherwise ``address_*``/``company_*`` become nested
+      ``address``/``company`` objects and names are camelCased (``first_name`` -> ``firstName``);
+    * NULL columns are left out; values go through :func:`json_value`;
+    * ``integrations`` is copied into every event, since warehouse rows carry no integrations column.
+    """
+    overrides = {**DEFAULT_COLUMN_TRAITS, **(column_traits or {})}
+    event: dict[str, Any] = {"type": "identify"}
+    traits: dict[str, Any] = {}
+    context_traits: dict[str, Any] = {}
+    external_id: Any = None
+    for name, value in row.items():
+        column = name.lower()
+        if column in ENVELOPE_KEYS:
+            if value is not None:
+                event[ENVELOPE_KEYS[column]] = json_value(value)
+        elif column in RESERVED_COLUMNS or column.startswith("_"):
+            continue
+        elif column.startswith(_CONTEXT_TRAITS):
+            context_traits[column[len(_CONTEXT_TRAITS) :]] = value
+        elif column == _CONTEXT_EXTERNAL_ID:
+            external_id = _external_id(value)
+        elif column.startswith("context_"):
+            continue
+        else:
+            traits[column] = value
+    event["traits"] = _rebuild_traits(traits, overrides)
+    context: dict[str, Any] = {}
+    rebuilt_context_traits = _rebuild_traits(context_traits, overrides)
+    if rebuilt_context_traits:
+        context["traits"] = rebuilt_context_traits
+    if external_id is not None:
+        context["externalId"] = external_id
+    if context:
+        event["context"] = context
+    event["integrations"] = copy.deepcopy(dict(integrations))
+    return event
+
+
+def _external_id(value: Any) -> Any:
+    """Warehouses store the ``externalId`` array as JSON text; decode it, or keep the text for the mapper to reject."""
+    value = json_value(value)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _raw_from_column(value: Any) -> str | dict[str, Any]:
+    """The JSON column's value as ``raw``: text as is, a decoded dict as is, NULL as the text ``null`` (so the row
+    is rejected visibly rather than vanishing), anything else as JSON text."""
+    value = json_value(value)
+    if isinstance(value, (str, dict)):
+        return value
+    return json.dumps(value, default=str)
+
+
+def iter_cursor_rows(cursor: Any, chunk_size: int) -> Iterator[Sequence[Any]]:
+    """Yield rows of an executed DB-API cursor, fetching at most ``chunk_size`` at a time."""
+    while True:
+        rows = cursor.fetchmany(chunk_size)
+        if not rows:
+            return
+        yield from rows
+
+
+def get_dbapi_hook(conn_id: str) -> Any:
+    """Return the DB-API hook of an Airflow connection (the same look-up ``SQLExecuteQueryOperator`` does)."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
+    if not isinstance(hook, DbApiHook):
+        raise ValueError(
+            f"connection {conn_id!r} gives a {type(hook).__name__}, not a DB-API (common.sql) hook; "
+            "use a database connection for sql_conn_id"
+        )
+    return hook
+
+
+def read_sql(
+    sql: str,
+    *,
+    conn_id: str | None = None,
+    hook: Any | None = None,
+    parameters: Sequence[Any] | Mapping[str, Any] | None = None,
+    json_column: str | None = None,
+    integrations: Mapping[str, Any] | None = None,
+    column_traits: Mapping[str, str | None] | None = None,
+    chunk_size: int = 1000,
+    cursor_kwargs: Mapping[str, Any] | None = None,
+) -> Iterator[StagedRecord]:
+    """Stream staged events from a query; give ``conn_id`` (an Airflow DB connection) or a ready ``hook``.
+
+    With ``json_column`` each row's column holds one event; without it rows are RudderStack ``identifies`` rows
+    (see :func:`row_to_identify`). ``origin`` is ``sql:<conn_id>:<row number>`` (1-based). Arguments are checked
+    and the connection is looked up now; the query runs when the iterator is first consumed, and the cursor and
+    connection are closed when it is exhausted or discarded.
+    """
+    if not sql or not sql.strip():
+        raise ValueError("sql is empty")
+    if (conn_id is None) == (hook is None):
+        raise ValueError("give exactly one of conn_id and hook")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive number of rows, got {chunk_size}")
+    if json_column is not None and (integrations is not None or column_traits is not None):
+        raise ValueError("integrations and column_traits apply to identifies rows, not to a json_column")
+    db_hook = hook if hook is not None else get_dbapi_hook(str(conn_id))
+    name = conn_id or getattr(db_hook, "get_conn_id", lambda: "hook")()
+    kwargs = dict(cursor_kwargs) if cursor_kwargs is not None else _default_cursor_kwargs(db_hook)
+    return _stream(
+        db_hook,
+        sql,
+        parameters,
+        f"sql:{name}",
+        json_column,
+        integrations if integrations is not None else DEFAULT_INTEGRATIONS,
+        column_traits,
+        chunk_size,
+        kwargs,
+    )
+
+
+def _default_cursor_kwargs(hook: Any) -> dict[str, Any]:
+    """psycopg (2 and 3) stream only through a named cursor; other drivers get a plain cursor."""
+    if getattr(hook, "conn_type", None) == "postgres":
+        return {"name": _SERVER_SIDE_CURSOR}
+    return {}
+
+
+def _stream(
+    hook: Any,
+    sql: str,
+    parameters: Sequence[Any] | Mapping[str, Any] | None,
+    origin: str,
+    json_column: str | None,
+    integrations: Mapping[str, Any],
+    column_traits: Mapping[str, str | None] | None,
+    chunk_size: int,
+    cursor_kwargs: Mapping[str, Any],
+) -> Iterator[StagedRecord]:
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor(**cursor_kwargs)
+        try:
+            if parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+            columns = [str(col[0]) for col in cursor.description or ()]
+            index = _json_index(columns, json_column) if json_column is not None else -1
+            for number, row in enumerate(iter_cursor_rows(cursor, chunk_size), start=1):
+                if index >= 0:
+                    raw: str | dict[str, Any] = _raw_from_column(row[index])
+                else:
+                    raw = row_to_identify(
+                        dict(zip(columns, row, strict=True)),
+                        integrations=integrations,
+                        column_traits=column_traits,
+                    )
+                yield StagedRecord(raw, f"{origin}:{number}")
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def _json_index(columns: list[str], json_column: str) -> int:
+    lowered = [column.lower() for column in columns]
+    try:
+        return lowered.index(json_column.lower())
+    except ValueError:
+        raise ValueError(
+            f"the query returns no column {json_column!r}; it returns {', '.join(columns) or 'no columns'}"
+        ) from None
