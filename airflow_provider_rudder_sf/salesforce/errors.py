@@ -1,0 +1,91 @@
+"""One table from Salesforce error codes and HTTP statuses to what the caller should do about them.
+
+Everything that decides "retry, re-login, stop or give up" reads :func:`classify`, so the policy lives in one
+place (like simple-salesforce's status table, but by outcome instead of by exception class).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import requests
+
+
+class Outcome(enum.Enum):
+    """What a failure means for the caller."""
+
+    TRANSIENT = "transient"  # back off and resend
+    RELOGIN = "relogin"  # the session is gone: log in again once, then resend
+    STOP = "stop"  # the org's API allocation is spent: stop cleanly, send the rest later
+    PERMANENT = "permanent"  # resending will not help
+
+
+CODE_OUTCOMES: dict[str, Outcome] = {
+    "UNABLE_TO_LOCK_ROW": Outcome.TRANSIENT,
+    "SERVER_UNAVAILABLE": Outcome.TRANSIENT,
+    "INVALID_SESSION_ID": Outcome.RELOGIN,
+    "REQUEST_LIMIT_EXCEEDED": Outcome.STOP,
+}
+
+STATUS_OUTCOMES: dict[int, Outcome] = {
+    500: Outcome.TRANSIENT,
+    502: Outcome.TRANSIENT,
+    503: Outcome.TRANSIENT,
+    504: Outcome.TRANSIENT,
+    401: Outcome.RELOGIN,
+}
+
+
+def classify(code: str | None = None, status: int | None = None) -> Outcome:
+    """Outcome of a Salesforce error: the error code decides first, then the HTTP status."""
+    if code and code in CODE_OUTCOMES:
+        return CODE_OUTCOMES[code]
+    if status is not None and status in STATUS_OUTCOMES:
+        return STATUS_OUTCOMES[status]
+    return Outcome.PERMANENT
+
+
+def classify_exception(exc: BaseException) -> Outcome:
+    """Outcome of a transport failure: TLS problems are permanent, lost connections and time-outs transient."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Outcome.PERMANENT
+    if isinstance(
+        exc,
+        requests.exceptions.ConnectionError | requests.exceptions.Timeout | requests.exceptions.ChunkedEncodingError,
+    ):
+        return Outcome.TRANSIENT
+    return Outcome.PERMANENT
+
+
+class SalesforceApiError(Exception):
+    """Base of every error this package raises; messages never contain secrets or the session id."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class SalesforceLoginError(SalesforceApiError):
+    """Login failed; the message says what to change (credentials, token, sandbox, ca_bundle, host)."""
+
+
+class SessionExpired(SalesforceApiError):
+    """The session stayed invalid after one fresh login."""
+
+
+class TransientError(SalesforceApiError):
+    """A transient failure that outlasted the retries (or one on a request that must not be resent blindly)."""
+
+
+class PermanentError(SalesforceApiError):
+    """Salesforce refused the request; resending the same request will not help."""
+
+
+class BudgetExhausted(SalesforceApiError):
+    """Salesforce answered REQUEST_LIMIT_EXCEEDED: the org's API allocation is spent for now."""
+
+
+class ReserveReached(BudgetExhausted):
+    """The next call would eat into the share of the daily allocation kept free for other integrations."""

@@ -1,0 +1,46 @@
+"""SOQL literals and API-name checks: the only way values and names reach a query or a URL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import quote_plus
+
+from simple_salesforce.format import quote_soql_value
+
+API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check_api_name(name: str, what: str = "API name") -> str:
+    """Return ``name`` if it is a valid Salesforce object or field API name, else raise ValueError."""
+    if not isinstance(name, str) or not API_NAME.match(name):
+        raise ValueError(f"{what} {name!r} is not a valid Salesforce API name (letters, digits, underscores)")
+    return name
+
+
+def soql_literal(value: str) -> str:
+    """A single-quoted SOQL string literal; backslash, quotes and control characters escaped."""
+    return quote_soql_value(str(value))
+
+
+def in_clause_chunks(values: Iterable[str], *, base_length: int, max_length: int) -> Iterator[list[str]]:
+    """Split ``values`` so that each ``... IN ('v1','v2',...)`` query URL stays within ``max_length``.
+
+    ``base_length`` is the URL length for the query with an empty list. Percent-encoding works character by
+    character, so each literal adds exactly ``len(quote_plus(literal))`` plus an encoded comma (3 bytes).
+    A value that alone would not fit is dropped (Salesforce could not hold it in a queryable field anyway).
+    """
+    chunk: list[str] = []
+    length = base_length
+    for value in values:
+        cost = len(quote_plus(soql_literal(value)))
+        if base_length + cost > max_length:
+            continue
+        extra = cost if not chunk else cost + 3
+        if chunk and length + extra > max_length:
+            yield chunk
+            chunk, length, extra = [], base_length, cost
+        chunk.append(value)
+        length += extra
+    if chunk:
+        yield chunk

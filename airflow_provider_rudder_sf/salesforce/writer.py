@@ -1,0 +1,406 @@
+"""Batched look-ups and fault-tolerant batched writes through sObject Collections.
+
+One Collections call carries up to 200 records (one API call), ``allOrNone`` false, so one bad record never
+blocks the others. Every ``Write`` ends as exactly one :class:`WriteResult` or in ``WriteReport.unsent`` (never
+lost, never sent twice on purpose): row locks are resent alone, a batch whose fate is unknown after a transient
+failure is reconciled by natural key before creates are resent, and a spent API budget stops the run cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airflow_provider_rudder_sf.mapping.model import LeadMatch, Operation, Write
+from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
+from airflow_provider_rudder_sf.salesforce.errors import (
+    BudgetExhausted,
+    Outcome,
+    PermanentError,
+    ReserveReached,
+    SalesforceApiError,
+    SessionExpired,
+    TransientError,
+    classify,
+)
+from airflow_provider_rudder_sf.salesforce.soql import API_NAME, check_api_name, in_clause_chunks, soql_literal
+
+log = logging.getLogger(__name__)
+
+MAX_COLLECTION_SIZE = 200
+LEAD_FIELDS = "Id, Email, IsConverted, ConvertedContactId"
+
+WriteStatus = Literal["created", "updated", "failed"]
+StopReason = Literal["request_limit", "api_reserve", "transient", "session_expired"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What Salesforce did with one ``Write``; ``code``/``message`` are Salesforce's statusCode and text."""
+
+    write: Write
+    status: WriteStatus
+    record_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Reported after each Collections batch so the caller can log "batch i of n"."""
+
+    index: int
+    total: int
+    records: int
+    ok: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """Outcome of :meth:`SalesforceWriter.write`.
+
+    ``results`` and ``unsent`` keep input order; ``unsent`` are writes not (known to be) applied because the
+    run stopped (``stop_reason``); send them again later. ``api_calls`` counts the requests this write sent.
+    """
+
+    results: tuple[WriteResult, ...]
+    unsent: tuple[Write, ...]
+    stop_reason: StopReason | None
+    api_calls: int
+    api_usage: tuple[int, int] | None
+
+    @property
+    def created(self) -> int:
+        return sum(1 for r in self.results if r.status == "created")
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for r in self.results if r.status == "updated")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if r.status == "failed")
+
+
+@dataclass
+class _Item:
+    """A write in flight; a create may become an update of a record found by its natural key."""
+
+    index: int
+    write: Write
+    op: Operation
+    record_id: str | None
+    found_by_key: bool = False
+
+
+@dataclass
+class _BatchOutcome:
+    done: list[tuple[int, WriteResult]]
+    leftover: list[_Item]
+    stop: StopReason | None
+
+
+class SalesforceWriter:
+    """Look-ups and writes for one run, all through one :class:`SalesforceClient`."""
+
+    def __init__(
+        self, client: SalesforceClient, *, batch_size: int = MAX_COLLECTION_SIZE, lookup_chunk_bytes: int = 10_000
+    ) -> None:
+        if not 1 <= batch_size <= MAX_COLLECTION_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {MAX_COLLECTION_SIZE}, got {batch_size}")
+        if not 1_000 <= lookup_chunk_bytes <= 16_000:
+            raise ValueError(f"lookup_chunk_bytes must be between 1000 and 16000, got {lookup_chunk_bytes}")
+        self.client = client
+        self.batch_size = batch_size
+        self.lookup_chunk_bytes = lookup_chunk_bytes
+
+    @property
+    def api_calls(self) -> int:
+        """Requests the client has sent so far (look-ups and writes of the whole run)."""
+        return self.client.api_calls
+
+    # -- look-ups -------------------------------------------------------------------------------------------
+    def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]:
+        """Leads by e-mail, case-insensitively: lower-cased e-mail → matches; e-mails not found are absent."""
+        wanted = _unique_lower(e.lower() for e in emails if e)
+        found: dict[str, list[LeadMatch]] = {}
+        for record in self._select_in(LEAD_FIELDS, "Lead", "Email", wanted):
+            email = str(record.get("Email") or "").lower()
+            if email in wanted:
+                match = LeadMatch(
+                    id=str(record["Id"]),
+                    is_converted=bool(record.get("IsConverted")),
+                    converted_contact_id=record.get("ConvertedContactId") or None,
+                )
+                found.setdefault(email, []).append(match)
+        log.info("Lead look-up: %d e-mail(s) asked, %d found", len(wanted), len(found))
+        return {email: tuple(matches) for email, matches in found.items()}
+
+    def find_ids(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, list[str]]:
+        """Ids of ``sobject`` records whose ``field`` equals one of ``values``: lower-cased value → ids."""
+        check_api_name(sobject, "sObject")
+        check_api_name(field, "field")
+        wanted = _unique_lower(str(v) for v in values if v is not None and v != "")
+        lowered = {v.lower() for v in wanted}
+        found: dict[str, list[str]] = {}
+        select = "Id" if field == "Id" else f"Id, {field}"
+        for record in self._select_in(select, sobject, field, wanted):
+            key = str(record.get(field) or "").lower()
+            if key in lowered:
+                found.setdefault(key, []).append(str(record["Id"]))
+        return found
+
+    def _select_in(self, select: str, sobject: str, field: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
+        if not values:
+            return
+        head = f"SELECT {select} FROM {sobject} WHERE {field} IN ("
+        base = self.client.query_url_length(head + ")")
+        chunks = list(in_clause_chunks(values, base_length=base, max_length=self.lookup_chunk_bytes))
+        log.info("Querying %s by %s: %d value(s) in %d request(s)", sobject, field, len(values), len(chunks))
+        for chunk in chunks:
+            soql = head + ",".join(soql_literal(v) for v in chunk) + ")"
+            yield from self.client.query_all(soql)
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    def write(self, writes: Sequence[Write], *, on_batch: Callable[[BatchProgress], None] | None = None) -> WriteReport:
+        """Send ``writes`` in Collections batches grouped by (sObject, operation, external id field)."""
+        started = self.client.api_calls
+        results: list[tuple[int, WriteResult]] = []
+        valid: list[_Item] = []
+        for index, w in enumerate(writes):
+            problem = _invalid(w)
+            if problem:
+                results.append((index, WriteResult(w, "failed", w.record_id, "INVALID_WRITE", problem)))
+            else:
+                valid.append(_Item(index, w, w.operation, w.record_id))
+        batches = list(self._batches(valid))
+        unsent: list[_Item] = []
+        stop: StopReason | None = None
+        halted = False
+        for number, batch in enumerate(batches, start=1):
+            if halted:
+                unsent.extend(batch)
+                continue
+            outcome = self._run_batch(batch)
+            results.extend(outcome.done)
+            unsent.extend(outcome.leftover)
+            if outcome.stop is not None:
+                halted, stop = True, outcome.stop
+            elif outcome.leftover and stop is None:
+                stop = "transient"  # rows that stayed locked: kept for the next run, the other batches go on
+            ok = sum(1 for _, r in outcome.done if r.ok)
+            progress = BatchProgress(number, len(batches), len(batch), ok, len(outcome.done) - ok)
+            log.info(
+                "Batch %d of %d: %s %d %s record(s): %d ok, %d failed, %d not sent",
+                number,
+                len(batches),
+                batch[0].op,
+                len(batch),
+                batch[0].write.sobject,
+                progress.ok,
+                progress.failed,
+                len(outcome.leftover),
+            )
+            if on_batch is not None:
+                on_batch(progress)
+            if halted:
+                left = len(outcome.leftover) + sum(len(b) for b in batches[number:])
+                log.warning("Stopping the write (%s); %d write(s) kept for the next run", stop, left)
+        results.sort(key=lambda pair: pair[0])
+        unsent.sort(key=lambda item: item.index)
+        return WriteReport(
+            results=tuple(r for _, r in results),
+            unsent=tuple(item.write for item in unsent),
+            stop_reason=stop,
+            api_calls=self.client.api_calls - started,
+            api_usage=self.client.api_usage,
+        )
+
+    def _batches(self, items: list[_Item]) -> Iterator[list[_Item]]:
+        groups: dict[tuple[str, str, str | None], list[_Item]] = {}
+        for item in items:
+            w = item.write
+            groups.setdefault((w.sobject, w.operation, w.external_id_field), []).append(item)
+        for group in groups.values():
+            for start in range(0, len(group), self.batch_size):
+                yield group[start : start + self.batch_size]
+
+    def _run_batch(self, items: list[_Item]) -> _BatchOutcome:
+        done: list[tuple[int, WriteResult]] = []
+        pending = items
+        lock_tries = transient_tries = 0
+        attempts = self.client.retry.attempts
+        while pending:
+            retry: list[_Item] = []
+            limited: list[_Item] = []
+            uncertain = False
+            chunks = _split_by_op(pending)
+            for pos, chunk in enumerate(chunks):
+                rest = [item for later in chunks[pos + 1 :] for item in later]
+                try:
+                    answers = self._send(chunk)
+                except TransientError:
+                    if chunk[0].op != "create":
+                        return _BatchOutcome(done, retry + chunk + rest, "transient")
+                    uncertain = True  # the batch may or may not have been applied
+                    retry.extend(chunk)
+                    continue
+                except (BudgetExhausted, SessionExpired) as exc:
+                    return _BatchOutcome(done, retry + chunk + rest, _stop_reason(exc))
+                except PermanentError as exc:
+                    done.extend((i.index, _failed(i, exc.code, exc.message)) for i in chunk)
+                    continue
+                for item, answer in zip(chunk, answers, strict=True):
+                    result, outcome = _interpret(item, answer)
+                    if result is not None:
+                        done.append((item.index, result))
+                    elif outcome is Outcome.STOP:
+                        limited.append(item)
+                    else:
+                        retry.append(item)
+            if limited:
+                return _BatchOutcome(done, retry + limited, "request_limit")
+            if not retry:
+                break
+            if uncertain:
+                transient_tries += 1
+                if transient_tries >= attempts:
+                    return _BatchOutcome(done, retry, "transient")
+                self.client.backoff(transient_tries)
+                try:
+                    self._reconcile(retry)
+                except (BudgetExhausted, SessionExpired) as exc:
+                    return _BatchOutcome(done, retry, _stop_reason(exc))
+                except SalesforceApiError:
+                    return _BatchOutcome(done, retry, "transient")
+            else:
+                lock_tries += 1
+                if lock_tries >= attempts:
+                    log.warning("%d record(s) stayed locked (UNABLE_TO_LOCK_ROW); left for the next run", len(retry))
+                    return _BatchOutcome(done, retry, None)
+                self.client.backoff(lock_tries)
+            pending = retry
+        return _BatchOutcome(done, [], None)
+
+    def _send(self, chunk: list[_Item]) -> list[dict[str, Any]]:
+        op = chunk[0].op
+        sobject = chunk[0].write.sobject
+        records: list[dict[str, Any]] = []
+        for item in chunk:
+            record: dict[str, Any] = {k: v for k, v in item.write.fields.items() if k != "attributes"}
+            record["attributes"] = {"type": sobject}
+            if op == "update":
+                record.pop("id", None)
+                record["Id"] = item.record_id
+            records.append(record)
+        body = {"allOrNone": False, "records": records}
+        if op == "create":
+            answer = self.client.restful("composite/sobjects", method="POST", json=body, idempotent=False)
+        elif op == "update":
+            answer = self.client.restful("composite/sobjects", method="PATCH", json=body)
+        else:
+            path = f"composite/sobjects/{sobject}/{chunk[0].write.external_id_field}"
+            answer = self.client.restful(path, method="PATCH", json=body)
+        if not isinstance(answer, list) or len(answer) != len(chunk):
+            got = len(answer) if isinstance(answer, list) else type(answer).__name__
+            raise PermanentError(
+                f"Salesforce answered {len(chunk)} records with {got} results", code="UNEXPECTED_RESPONSE"
+            )
+        return answer
+
+    def _reconcile(self, items: list[_Item]) -> None:
+        """Turn creates whose record already exists (found by natural key) into updates of that record."""
+        groups: dict[tuple[str, str], list[_Item]] = {}
+        for item in items:
+            if item.op == "create" and item.write.natural_key is not None:
+                groups.setdefault((item.write.sobject, item.write.natural_key[0]), []).append(item)
+        for (sobject, field), group in groups.items():
+            found = self.find_ids(sobject, field, [i.write.natural_key[1] for i in group if i.write.natural_key])
+            for item in group:
+                assert item.write.natural_key is not None
+                ids = found.get(str(item.write.natural_key[1]).lower())
+                if ids:
+                    item.op, item.record_id, item.found_by_key = "update", ids[0], True
+            log.info(
+                "After a failed batch, %d of %d %s create(s) were found already applied",
+                sum(1 for i in group if i.found_by_key),
+                len(group),
+                sobject,
+            )
+
+
+def _interpret(item: _Item, answer: dict[str, Any]) -> tuple[WriteResult | None, Outcome]:
+    """A per-record result → a final WriteResult, or None with the outcome that says why to hold it back."""
+    if answer.get("success"):
+        if item.op == "create" or item.found_by_key:
+            status: WriteStatus = "created"
+        elif item.op == "upsert":
+            status = "created" if answer.get("created") else "updated"
+        else:
+            status = "updated"
+        return WriteResult(item.write, status, answer.get("id") or item.record_id), Outcome.PERMANENT
+    errors = answer.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    code = str(first.get("statusCode") or "UNKNOWN_ERROR")
+    outcome = classify(code)
+    if outcome in (Outcome.TRANSIENT, Outcome.STOP):
+        return None, outcome
+    message = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict)) or None
+    log.debug("Salesforce refused %s %s %s: %s", item.op, item.write.sobject, item.write.key, code)
+    return _failed(item, code, message), outcome
+
+
+def _failed(item: _Item, code: str | None, message: str | None) -> WriteResult:
+    return WriteResult(item.write, "failed", item.record_id, code, message)
+
+
+def _stop_reason(exc: SalesforceApiError) -> StopReason:
+    if isinstance(exc, ReserveReached):
+        return "api_reserve"
+    if isinstance(exc, BudgetExhausted):
+        return "request_limit"
+    return "session_expired"
+
+
+def _split_by_op(items: list[_Item]) -> list[list[_Item]]:
+    """Collections calls take one operation: split a batch whose creates partly became updates."""
+    groups: dict[str, list[_Item]] = {}
+    for item in items:
+        groups.setdefault(item.op, []).append(item)
+    return list(groups.values())
+
+
+def _invalid(w: Write) -> str | None:
+    if not API_NAME.match(w.sobject or ""):
+        return f"sObject {w.sobject!r} is not a valid Salesforce API name"
+    bad = [name for name in w.fields if name != "attributes" and not API_NAME.match(str(name))]
+    if bad:
+        return f"field name(s) {bad!r} are not valid Salesforce API names"
+    if w.operation == "update" and not w.record_id:
+        return "an update needs a record id"
+    if w.operation == "upsert":
+        ext = w.external_id_field
+        if not ext or not API_NAME.match(ext):
+            return f"an upsert needs a valid external_id_field, got {ext!r}"
+        if ext not in w.fields:
+            return f"an upsert needs its external id field {ext!r} among the fields"
+    return None
+
+
+def _unique_lower(values: Iterable[str]) -> list[str]:
+    """Values in first-seen order, one per case-insensitive spelling."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        key = value.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out
