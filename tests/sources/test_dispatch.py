@@ -1,0 +1,61 @@
+"""open_source: picks the reader for the operator's arguments and refuses ambiguous ones."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_rudder_sf.sources import StagedRecord, open_source
+
+
+def test_path_string_reads_files(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"a": 1}\n')
+    assert [r.raw for r in open_source(str(tmp_path / "a.jsonl"))] == ['{"a": 1}']
+
+
+def test_list_of_dicts_reads_in_memory() -> None:
+    event = {"type": "identify"}
+    assert list(open_source([event])) == [StagedRecord(event, "list:0")]
+
+
+def test_generator_of_dicts_is_accepted() -> None:
+    records = open_source({"n": n} for n in range(3))
+    assert [r.origin for r in records] == ["list:0", "list:1", "list:2"]
+
+
+def test_sql_pair_reads_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "db.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (event TEXT)")
+        conn.execute("INSERT INTO t VALUES ('{}')")
+    monkeypatch.setenv("AIRFLOW_CONN_DISPATCH_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    records = open_source(sql="SELECT event FROM t", sql_conn_id="dispatch_db", json_column="event")
+    assert list(records) == [StagedRecord("{}", "sql:dispatch_db:1")]
+
+
+def test_missing_location_raises_at_the_call(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        open_source(str(tmp_path / "none-*.jsonl.gz"))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((), {}, "give events"),
+        (("/x",), {"sql": "SELECT 1", "sql_conn_id": "db"}, "not both"),
+        ((), {"sql": "SELECT 1"}, "needs sql_conn_id"),
+        (("/x",), {"sql_conn_id": "db"}, "sql_conn_id only apply to a sql source"),
+        (("/x",), {"json_column": "e"}, "json_column only apply"),
+        (({"type": "identify"},), {}, "got dict"),
+        ((b"/x",), {}, "got bytes"),
+        ((42,), {}, "got int"),
+        (([{}],), {"conn_id": "aws"}, "conn_id applies to an object-storage location"),
+    ],
+)
+def test_bad_arguments_raise_value_error(args: tuple[Any, ...], kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        open_source(*args, **kwargs)
