@@ -1,0 +1,303 @@
+"""Dead letters: the events a run could not apply, with why, as JSON Lines files that can be read back and replayed.
+
+Each task try writes its own file, ``<base>/<dag_id>/<run_id>/<task_id>[.<map_index>]/try-<n>.jsonl[.gz]``, so a
+retry never mixes its dead letters with an earlier try's. The writer only writes what it is given: callers pass
+the original event, the stage, a code and a one-sentence reason, never credentials or session data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal
+
+from airflow_provider_rudder_sf.mapping.model import Rejected
+from airflow_provider_rudder_sf.sources.files import has_scheme, resolve_files
+from airflow_provider_rudder_sf.sources.records import SourceReadError, iter_lines
+
+log = logging.getLogger(__name__)
+
+Stage = Literal["parse", "validate", "salesforce"]
+STAGES: frozenset[str] = frozenset({"parse", "validate", "salesforce"})
+DEAD_LETTER_PATTERNS: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_PART = 120
+_FLUSH_EVERY = 100
+_CORE_KEYS = frozenset({"event", "event_format", "stage", "code", "reason", "origin", "seq", "written_at"})
+
+
+def _safe_part(value: str) -> str:
+    """Make one path segment safe for file systems and object keys, keeping distinct inputs distinct.
+
+    Characters outside ``[A-Za-z0-9._-]`` (run ids hold ``:`` and ``+``) become ``_``, a leading ``.`` becomes
+    ``_`` (no ``..`` traversal, no hidden files). Whenever the text had to change, or is too long, a short hash of
+    the original is appended, so ``a:b`` and ``a+b`` never share a directory.
+    """
+    cleaned = _UNSAFE.sub("_", value)
+    if cleaned.startswith("."):
+        cleaned = "_" + cleaned[1:]
+    if cleaned == value and 0 < len(value) <= _MAX_PART:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:_MAX_PART]}-{digest}" if cleaned else f"_{digest}"
+
+
+def _utc_stamp(now: dt.datetime | None) -> str:
+    moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    return moment.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def dead_letter_path(
+    base: str | os.PathLike[str],
+    *,
+    dag_id: str | None,
+    run_id: str | None,
+    task_id: str | None,
+    map_index: int | None = None,
+    try_number: int | None = None,
+    compress: bool = False,
+    now: dt.datetime | None = None,
+    token: str | None = None,
+) -> str:
+    """Return the dead-letter file for one task try under ``base`` (a directory path or object-storage URL).
+
+    ``<base>/<dag_id>/<run_id>/<task_id>[.<map_index>]/try-<n>.jsonl`` (``.jsonl.gz`` when ``compress``); a
+    ``map_index`` of ``None`` or ``-1`` (unmapped) adds nothing. Without a DAG run (an operator executed with
+    ``context={}``) the file is ``<base>/manual/<UTC timestamp>-<token>/try-1.jsonl``: ``token`` defaults to a
+    random one; pass ``now`` and ``token`` to make the result deterministic. Each part goes through
+    :func:`_safe_part`.
+    """
+    suffix = ".jsonl.gz" if compress else ".jsonl"
+    if dag_id is None or run_id is None or task_id is None:
+        unique = f"{_utc_stamp(now)}-{token or secrets.token_hex(4)}"
+        parts = ["manual", _safe_part(unique), f"try-{try_number or 1}{suffix}"]
+    else:
+        task = task_id if map_index is None or map_index < 0 else f"{task_id}.{map_index}"
+        attempt = str(try_number) if try_number is not None else f"{_utc_stamp(now)}-{token or secrets.token_hex(4)}"
+        parts = [_safe_part(dag_id), _safe_part(run_id), _safe_part(task), f"try-{_safe_part(attempt)}{suffix}"]
+    text = os.fspath(base)
+    if not text.strip():
+        raise ValueError("the dead-letter location is empty")
+    if has_scheme(text):
+        return "/".join([text.rstrip("/"), *parts])
+    return str(Path(text).expanduser().joinpath(*parts))
+
+
+def dead_letter_path_for_context(
+    base: str | os.PathLike[str], context: Mapping[str, Any], *, compress: bool = False
+) -> str:
+    """:func:`dead_letter_path` with the ids of the running task instance (``context["ti"]``), if any."""
+    ti = context.get("ti") or context.get("task_instance")
+    return dead_letter_path(
+        base,
+        dag_id=getattr(ti, "dag_id", None),
+        run_id=getattr(ti, "run_id", None) or context.get("run_id"),
+        task_id=getattr(ti, "task_id", None),
+        map_index=getattr(ti, "map_index", None),
+        try_number=getattr(ti, "try_number", None),
+        compress=compress,
+    )
+
+
+def event_for_dead_letter(raw: object) -> tuple[Any, Literal["json", "text"]]:
+    """The original event as it goes into ``event``: a line of valid JSON as its parsed value, anything else as
+    the original text; the second value says which, so a replay knows whether ``event`` was text."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw), "json"
+        except ValueError:
+            return raw, "text"
+    return raw, "json"
+
+
+def _dumps(record: Mapping[str, Any]) -> bytes:
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes: keep them escaped
+        return json.dumps(record, ensure_ascii=True, default=str).encode("ascii") + b"\n"
+
+
+class DeadLetterWriter:
+    """Stream dead letters into one JSON Lines file (gzipped when the name ends with ``.gz``).
+
+    The file is created on the first :meth:`write` (no dead letters, no file) and never overwrites an existing
+    one: if the name is taken (the same try id seen twice), ``try-<n>-2.jsonl`` and so on is used, and
+    :attr:`location` tells the name actually written. Records are flushed every 100 writes and on close, so a
+    killed worker leaves readable lines behind. ``conn_id`` names the object-storage connection for URLs.
+    """
+
+    def __init__(self, location: str | os.PathLike[str], *, conn_id: str | None = None) -> None:
+        self.location = os.fspath(location)
+        if not self.location.strip():
+            raise ValueError("the dead-letter location is empty")
+        self.conn_id = conn_id
+        self.count = 0
+        self._counts: Counter[str] = Counter()
+        self._raw: IO[bytes] | None = None
+        self._out: IO[bytes] | gzip.GzipFile | None = None
+        self._closed = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Dead letters written so far, by code."""
+        return dict(self._counts)
+
+    @property
+    def compressed(self) -> bool:
+        return self.location.endswith(".gz")
+
+    def _candidates(self) -> Iterator[str]:
+        yield self.location
+        stem, dot, ext = self.location.rpartition(".jsonl")
+        if not dot:
+            stem, ext = self.location, ""
+        for attempt in range(2, 1000):
+            yield f"{stem}-{attempt}{dot}{ext}"
+
+    def _open_raw(self) -> IO[bytes]:
+        if has_scheme(self.location):
+            from airflow.sdk import ObjectStoragePath
+
+            for candidate in self._candidates():
+                path = ObjectStoragePath(candidate, conn_id=self.conn_id)
+                if not path.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self.location = candidate
+                    return path.open("wb")  # type: ignore[no-any-return, no-untyped-call]
+        else:
+            for candidate in self._candidates():
+                local = Path(candidate)
+                local.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    handle = local.open("xb")
+                except FileExistsError:
+                    continue
+                self.location = candidate
+                return handle
+        raise FileExistsError(f"no free dead-letter file name next to {self.location!r}")
+
+    def _stream(self) -> IO[bytes] | gzip.GzipFile:
+        if self._closed:
+            raise ValueError(f"the dead-letter writer for {self.location!r} is closed")
+        if self._out is None:
+            self._raw = self._open_raw()
+            self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", filename="") if self.compressed else self._raw
+        return self._out
+
+    def write(
+        self,
+        event: object,
+        *,
+        stage: Stage,
+        code: str,
+        reason: str,
+        origin: str | None = None,
+        seq: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write one dead letter: ``event`` is the staged ``raw`` value (text or dict), passed unchanged.
+
+        ``extra`` adds context keys (for example the sObject of a failed write); it cannot replace the core keys.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {sorted(STAGES)}, got {stage!r}")
+        value, event_format = event_for_dead_letter(event)
+        record: dict[str, Any] = {k: v for k, v in (extra or {}).items() if k not in _CORE_KEYS}
+        record.update(
+            event=value,
+            event_format=event_format,
+            stage=stage,
+            code=code,
+            reason=reason,
+            origin=origin,
+            seq=seq,
+            written_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+        self._stream().write(_dumps(record))
+        self.count += 1
+        self._counts[code] += 1
+        if self.count % _FLUSH_EVERY == 0:
+            self.flush()
+
+    def write_rejected(self, rejected: Rejected, *, origin: str | None = None) -> None:
+        """Write a mapping-core :class:`Rejected` value."""
+        self.write(
+            rejected.raw,
+            stage=rejected.stage,
+            code=rejected.code,
+            reason=rejected.reason,
+            origin=origin,
+            seq=rejected.seq if rejected.seq >= 0 else None,
+        )
+
+    def flush(self) -> None:
+        """Push buffered records to the file (a gzip sync point, so the lines are readable after a crash)."""
+        if self._out is not None:
+            self._out.flush()
+            if self._raw is not None and self._raw is not self._out:
+                self._raw.flush()
+
+    def close(self) -> None:
+        """Finish the file (the gzip trailer) and close it; closing twice is harmless."""
+        if self._out is not None:
+            try:
+                self._out.close()
+            finally:
+                if self._raw is not None and self._raw is not self._out:
+                    self._raw.close()
+        self._out = self._raw = None
+        self._closed = True
+
+    @property
+    def written(self) -> bool:
+        """True once a file exists (at least one dead letter was written)."""
+        return self.count > 0
+
+    def __enter__(self) -> DeadLetterWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_dead_letters(
+    location: str | os.PathLike[str], *, conn_id: str | None = None, allow_missing: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Yield every dead letter under ``location`` (a file, or a directory/URL searched recursively), file by file
+    in name order. Lines that are not JSON objects (a write cut off by a killed worker) and a truncated gzip end
+    are logged and skipped, so one damaged file does not block a replay of the rest."""
+    files = resolve_files(
+        location, conn_id=conn_id, allow_missing=allow_missing, recursive=True, patterns=DEAD_LETTER_PATTERNS
+    )
+    return _iter_dead_letters(files)
+
+
+def _iter_dead_letters(files: list[Any]) -> Iterator[dict[str, Any]]:
+    for staged in files:
+        with staged.open() as fileobj:
+            try:
+                for record in iter_lines(fileobj, staged.uri):
+                    try:
+                        value = json.loads(str(record.raw))
+                    except ValueError:
+                        value = None
+                    if isinstance(value, dict):
+                        yield value
+                    else:
+                        log.warning("Skipping a damaged dead-letter line at %s", record.origin)
+            except SourceReadError as exc:
+                log.warning("Dead-letter file ends early, later lines skipped: %s", exc)
