@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import re
+import subprocess
+import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,29 @@ def test_files_open_one_at_a_time_and_lazily(tmp_path: Path) -> None:
     assert next(iterator).raw == "a1"
     (tmp_path / "b.jsonl").write_text("changed\n")  # not opened yet, so the change is seen
     assert [r.raw for r in iterator] == ["a2", "changed"]
+
+
+def test_reading_a_large_gz_file_keeps_memory_bounded(tmp_path: Path) -> None:
+    lines = (f'{{"type": "identify", "n": {n}, "pad": "{"x" * 200}"}}' for n in range(200_000))
+    path = tmp_path / "big.jsonl.gz"
+    with gzip.open(path, "wt") as out:
+        out.writelines(line + "\n" for line in lines)  # about 45 MB uncompressed
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in read_jsonl(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 200_000
+    assert peak < 8_000_000
+
+
+def test_local_reading_does_not_import_airflow(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    code = (
+        "import sys\n"
+        "from airflow_provider_rudder_sf.sources import read_jsonl\n"
+        f"assert [r.raw for r in read_jsonl({str(tmp_path)!r})] == ['{{}}']\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'airflow'], 'airflow imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
