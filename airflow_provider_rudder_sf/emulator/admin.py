@@ -1,0 +1,136 @@
+"""The admin API under ``/__admin/`` (no authentication, never counted as API usage).
+
+==========================================  ====================================================================
+``POST /__admin/reset``                     records, faults, counters, sessions, settings back to the start-up
+                                            configuration; body ``{"schema": true}`` also drops declared schema
+``POST /__admin/records/<Obj>``             seed a list of records (``[...]`` or ``{"records": [...]}``); system
+                                            fields (``IsConverted``, ``ConvertedContactId``, ``Id``...) allowed,
+                                            no validation besides unknown fields -> ``{"ids": [...]}``
+``GET /__admin/records/<Obj>``              every record of the object (deleted ones included, ``IsDeleted``)
+``GET /__admin/counters``                   ``{"api_calls", "by_endpoint", "logins", "login_failures",
+                                            "injected_faults", "daily_limit"}``
+``GET|POST /__admin/faults``                read / change fault settings (``faults.Faults`` field names)
+``POST /__admin/schema``                    declare fields / custom objects (see ``Emulator.apply_declarations``)
+``GET /__admin/schema``                     the declarations in force
+``GET|POST /__admin/settings``              ``daily_limit``, ``api_usage`` (used calls), ``api_disabled``,
+                                            ``username``, ``password``, ``security_token``, ``consumer_key``,
+                                            ``consumer_secret``
+``POST /__admin/sessions/expire``           invalidate every session (clients must log in again)
+==========================================  ====================================================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import ids
+from .http_types import Request, Response
+from .store import Txn
+from .writes import RecordError, Writer
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+_SETTINGS = {"username", "password", "security_token", "consumer_key", "consumer_secret"}
+
+
+def handle_admin(app: Emulator, req: Request) -> Response:
+    parts = req.path.strip("/").split("/")[1:]
+    try:
+        body = req.json() if req.method in {"POST", "PUT", "PATCH"} else None
+        return _route(app, req.method, parts, body)
+    except RecordError as err:
+        return Response.json(400, [err.rest_error()])
+    except (ValueError, TypeError, KeyError) as err:
+        return Response.json(400, {"error": str(err)})
+
+
+def _route(app: Emulator, method: str, parts: list[str], body: Any) -> Response:
+    head = parts[0] if parts else ""
+    if head == "reset" and method == "POST":
+        app.reset(schema=bool((body or {}).get("schema", False)))
+        return Response.json(200, {"reset": True})
+    if head == "records" and len(parts) == 2:
+        obj = app.schema.get(parts[1])
+        if obj is None:
+            return Response.json(404, {"error": f"unknown object {parts[1]}"})
+        if method == "GET":
+            return Response.json(200, app.store.records(obj.name))
+        if method == "POST":
+            records = body.get("records") if isinstance(body, dict) else body
+            if not isinstance(records, list):
+                raise ValueError("expected a list of records")
+            return Response.json(200, {"ids": seed(app, obj.name, records)})
+    if head == "counters" and method == "GET":
+        return Response.json(200, app.counters())
+    if head == "faults":
+        if method == "POST":
+            body = dict(body or {})
+            if "daily_limit" in body:
+                app.daily_limit = int(body.pop("daily_limit"))
+            app.faults.update(body)
+        return Response.json(200, app.faults.as_dict())
+    if head == "schema":
+        if method == "POST":
+            names = app.apply_declarations(body)
+            return Response.json(200, {"objects": names})
+        return Response.json(200, app.schema.declarations)
+    if head == "settings":
+        if method == "POST":
+            apply_settings(app, dict(body or {}))
+        return Response.json(
+            200,
+            {
+                "daily_limit": app.daily_limit,
+                "api_usage": app.api_used,
+                "api_disabled": app.api_disabled,
+                "username": app.credentials.username,
+            },
+        )
+    if head == "sessions" and parts[1:] == ["expire"] and method == "POST":
+        count = len(app.sessions)
+        app.sessions.clear()
+        return Response.json(200, {"expired": count})
+    return Response.json(404, {"error": f"no admin route {method} /__admin/{'/'.join(parts)}"})
+
+
+def apply_settings(app: Emulator, body: dict[str, Any]) -> None:
+    for name, value in body.items():
+        if name == "daily_limit":
+            app.daily_limit = int(value)
+        elif name == "api_usage":
+            app.api_used = int(value)
+        elif name == "api_disabled":
+            app.api_disabled = bool(value)
+        elif name in _SETTINGS:
+            setattr(app.credentials, name, str(value))
+        else:
+            raise ValueError(f"unknown setting {name!r}")
+
+
+def seed(app: Emulator, obj_name: str, records: list[Any]) -> list[str]:
+    """Insert records as given (system fields allowed), fast: one SQLite transaction."""
+    obj = app.schema.get(obj_name)
+    assert obj is not None
+    writer = Writer(app.schema, Txn(app.store))
+    built = []
+    for values in records:
+        if not isinstance(values, dict):
+            raise ValueError("each record must be an object")
+        record_id = values.get("Id") or values.get("id")
+        if record_id is not None and not ids.is_well_formed(record_id):
+            raise ValueError(f"malformed Id {record_id!r}")
+        fields = {k: v for k, v in values.items() if k.lower() != "id"}
+        clean: dict[str, Any] = {}
+        for name, value in fields.items():
+            spec = obj.field(name)
+            if spec is None:
+                raise RecordError("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", [name])
+            if spec.type == "email" and isinstance(value, str):
+                value = value.lower()
+            clean[spec.name] = value
+        if record_id is not None and len(record_id) == 15:
+            record_id += ids.checksum(record_id)
+        built.append(writer.new_record(obj, clean, record_id))
+    app.store.put_many(obj.name, built)
+    return [str(r["Id"]) for r in built]

@@ -1,0 +1,181 @@
+"""Python helpers around a running emulator: ``EmulatorHandle`` (admin calls, connection strings) and
+``start_emulator`` (launch a subprocess, wait for its readiness line, stop it at exit).
+
+The admin client always passes ``verify=ca_path`` per request on a session with ``trust_env=False``, so
+``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` in the environment cannot override the emulator's certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+READY_PREFIX = "EMULATOR READY "
+
+
+@dataclass
+class EmulatorHandle:
+    base_url: str
+    ca_path: str
+    data_dir: str
+    username: str = "demo@example.com"
+    password: str = "demo-password"
+    security_token: str = "DemoToken123"
+    consumer_key: str = "demo-consumer-key"
+    consumer_secret: str = "demo-consumer-secret"
+    process: subprocess.Popen[str] | None = field(default=None, repr=False)
+    _http: requests.Session | None = field(default=None, repr=False)
+
+    # -- connections --
+    def connection_dict(self, conn_id: str = "rudder_salesforce_default") -> dict[str, Any]:
+        return {
+            "conn_type": "rudder_salesforce",
+            "host": self.base_url,
+            "login": self.username,
+            "password": self.password,
+            "extra": {"security_token": self.security_token, "ca_bundle": self.ca_path},
+        }
+
+    def connection_json(self, conn_id: str = "rudder_salesforce_default") -> str:
+        """Airflow connection JSON, e.g. for ``AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT``."""
+        return json.dumps(self.connection_dict(conn_id))
+
+    def connection_uri(self) -> str:
+        """Airflow connection URI (``__extra__`` carries the JSON extras; the host keeps its https scheme)."""
+        extra = json.dumps({"security_token": self.security_token, "ca_bundle": self.ca_path})
+        return (
+            f"rudder-salesforce://{quote(self.username, safe='')}:{quote(self.password, safe='')}@"
+            f"{quote(self.base_url, safe='')}/?__extra__={quote(extra, safe='')}"
+        )
+
+    def session(self) -> requests.Session:
+        """A ``requests.Session`` that trusts only the emulator certificate, whatever the environment says."""
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = self.ca_path
+        return http
+
+    # -- admin API --
+    def _admin(self, method: str, path: str, payload: Any = None) -> Any:
+        if self._http is None:
+            self._http = self.session()
+        resp = self._http.request(
+            method, f"{self.base_url}/__admin/{path}", json=payload, verify=self.ca_path, timeout=120
+        )
+        if resp.status_code >= 400:
+            raise RuntimeError(f"emulator admin {method} {path} failed: {resp.status_code} {resp.text}")
+        return resp.json()
+
+    def reset(self, schema: bool = False) -> None:
+        self._admin("POST", "reset", {"schema": schema})
+
+    def seed(self, obj: str, records: list[dict[str, Any]]) -> list[str]:
+        return list(self._admin("POST", f"records/{obj}", records)["ids"])
+
+    def records(self, obj: str) -> list[dict[str, Any]]:
+        return list(self._admin("GET", f"records/{obj}"))
+
+    def counters(self) -> dict[str, Any]:
+        return dict(self._admin("GET", "counters"))
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return dict(self._admin("POST", "faults", faults))
+
+    def declare_fields(self, obj: str, fields: dict[str, dict[str, Any]]) -> None:
+        self._admin("POST", "schema", {"object": obj, "fields": fields})
+
+    def settings(self, **values: Any) -> dict[str, Any]:
+        return dict(self._admin("POST", "settings", values))
+
+    def expire_sessions(self) -> int:
+        return int(self._admin("POST", "sessions/expire", {})["expired"])
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def _flag_args(flags: dict[str, Any]) -> list[str]:
+    args: list[str] = []
+    for name, value in flags.items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            if value:
+                args.append(option)
+        elif isinstance(value, dict):
+            args += [option, json.dumps(value)]
+        elif value is not None:
+            args += [option, str(value)]
+    return args
+
+
+@contextmanager
+def start_emulator(
+    data_dir: str | os.PathLike[str], port: int = 0, timeout: float = 60.0, **flags: Any
+) -> Iterator[EmulatorHandle]:
+    """Run the emulator in a subprocess until the block ends; flags are the CLI options in snake_case
+    (``daily_limit=500``, ``fail_every_nth=3``, ``security_token="X"``...)."""
+    data_dir = Path(data_dir)
+    cmd = [
+        sys.executable,
+        "-m",
+        "airflow_provider_rudder_sf.emulator",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *_flag_args(flags),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1)
+    line_box: list[str] = []
+
+    def read_ready() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(READY_PREFIX):
+                line_box.append(line)
+                return
+
+    reader = threading.Thread(target=read_ready, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line_box:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"emulator did not become ready within {timeout}s (exit code {proc.returncode})")
+    fields_ = dict(part.split("=", 1) for part in line_box[0][len(READY_PREFIX) :].split())
+    handle = EmulatorHandle(
+        base_url=fields_["base_url"],
+        ca_path=fields_["ca"],
+        data_dir=fields_.get("data_dir", str(data_dir)),
+        username=flags.get("username", "demo@example.com"),
+        password=flags.get("password", "demo-password"),
+        security_token=flags.get("security_token", "DemoToken123"),
+        consumer_key=flags.get("consumer_key", "demo-consumer-key"),
+        consumer_secret=flags.get("consumer_secret", "demo-consumer-secret"),
+        process=proc,
+    )
+    try:
+        yield handle
+    finally:
+        handle.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

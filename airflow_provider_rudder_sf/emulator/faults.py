@@ -1,0 +1,43 @@
+"""Fault injection settings, deterministic for a given seed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class Faults:
+    fail_every_nth: int = 0  # HTTP 503 on data requests number N, 2N, ... (0 = off)
+    lock_row_ratio: float = 0.0  # share of collection records answered UNABLE_TO_LOCK_ROW (not applied)
+    expire_session_after: int = 0  # a session dies after this many data calls (0 = never)
+    latency_ms: int = 0  # added to every data request
+    seed: int = 0
+    requests_seen: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng.seed(self.seed)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("rng")
+        return data
+
+    def update(self, values: dict[str, Any]) -> None:
+        known = {f.name: f.type for f in fields(self) if f.name not in {"rng", "requests_seen"}}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"unknown fault setting {name!r}; known: {sorted(known)}")
+            setattr(self, name, float(value) if name == "lock_row_ratio" else int(value))
+        self.requests_seen = 0
+        self.rng.seed(self.seed)
+
+    def next_request_fails(self) -> bool:
+        """Count one data request; True when it is the Nth one."""
+        self.requests_seen += 1
+        return self.fail_every_nth > 0 and self.requests_seen % self.fail_every_nth == 0
+
+    def lock_row(self) -> bool:
+        return self.lock_row_ratio > 0 and self.rng.random() < self.lock_row_ratio
