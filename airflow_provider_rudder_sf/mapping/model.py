@@ -2,21 +2,23 @@
 
 Every staged input ends as exactly one of :class:`IdentifyEvent` (eligible), :class:`Ignored` or
 :class:`Rejected`; the planner turns eligible events into :class:`Write` values.
+
+The per-event values are ``NamedTuple``s rather than frozen dataclasses: just as immutable, and several times
+cheaper to build, which matters at a million events a run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Stage = Literal["parse", "validate", "salesforce"]
 Operation = Literal["create", "update", "upsert"]
 JSONValue = Any
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """Bad input, kept with the original event so it can go to the dead letter unchanged."""
 
     raw: object
@@ -26,8 +28,7 @@ class Rejected:
     seq: int = -1
 
 
-@dataclass(frozen=True, slots=True)
-class Ignored:
+class Ignored(NamedTuple):
     """An event that is not for Salesforce (another type, or the integration not enabled): counted, never an error."""
 
     raw: object
@@ -35,16 +36,14 @@ class Ignored:
     seq: int = -1
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """One ``context.externalId`` entry of type ``Salesforce-<Object>``: update ``record_id``, or create if None."""
 
     sobject: str
     record_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class IdentifyEvent:
+class IdentifyEvent(NamedTuple):
     """An eligible identify event, validated; ``seq`` is its position in the run (ties on timestamp keep order)."""
 
     raw: object
@@ -56,8 +55,7 @@ class IdentifyEvent:
     targets: tuple[Target, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LeadMatch:
+class LeadMatch(NamedTuple):
     """One Lead found by the e-mail look-up."""
 
     id: str
@@ -65,8 +63,7 @@ class LeadMatch:
     converted_contact_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):
     """One record write: several events for the same record are folded into one.
 
     ``natural_key`` is a (field, value) pair that finds the record again if a create may have been applied

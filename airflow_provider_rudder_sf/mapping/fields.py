@@ -1,0 +1,233 @@
+"""The identify-to-Salesforce field tables, as data: read them top to bottom.
+
+Each row names a Salesforce field and the trait keys that feed it, the first present one winning.
+``address.city`` reads ``traits["address"]["city"]``. ``name|first_word`` and ``name|last_word`` read the
+first word of ``name`` and, when it has two or more words, the last one.
+
+System fields are recognised (they never become custom ``__c`` fields) but never sent, because Salesforce
+refuses writes to them; the planner counts how often each was dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+Row = tuple[str, tuple[str, ...]]
+
+LEAD_ROWS: tuple[Row, ...] = (
+    ("Accuracy", ("address.accuracy", "accuracy")),
+    ("AnnualRevenue", ("company.annualRevenue",)),
+    ("City", ("address.city", "city")),
+    ("Company", ("company.name", "company")),
+    ("CompanyDunsNumber", ("company.companyDunsNumber", "companyDunsNumber")),
+    ("Country", ("address.country", "country")),
+    ("CountryCode", ("address.countryCode", "countryCode")),
+    ("CurrencyIsoCode", ("currencyIsoCode",)),
+    ("Description", ("description",)),
+    ("Division", ("division",)),
+    ("Email", ("email",)),
+    ("EmailBouncedDate", ("emailBouncedDate",)),
+    ("EmailBouncedReason", ("emailBouncedReason",)),
+    ("Fax", ("fax",)),
+    ("FirstName", ("firstName", "name|first_word")),
+    ("GeocodeAccuracy", ("geocodeAccuracy",)),
+    ("HasOptedOutOfEmail", ("hasOptedOutOfEmail",)),
+    ("HasOptedOutOfFax", ("hasOptedOutOfFax",)),
+    ("IndividualId", ("individualId",)),
+    ("Industry", ("company.industry",)),
+    ("IsUnreadByOwner", ("isUnreadByOwner",)),
+    ("Jigsaw", ("jigsaw",)),
+    ("LastName", ("lastName", "name|last_word")),
+    ("Latitude", ("address.latitude", "latitude")),
+    ("LeadSource", ("LeadSource",)),
+    ("Longitude", ("address.longitude", "longitude")),
+    ("MiddleName", ("middleName",)),
+    ("MobilePhone", ("mobilePhone",)),
+    ("NumberOfEmployees", ("company.employee_count",)),
+    ("OwnerId", ("ownerId",)),
+    ("Phone", ("phone",)),
+    ("PostalCode", ("address.postalCode", "postalCode")),
+    ("Rating", ("rating",)),
+    ("RecordTypeId", ("recordTypeId",)),
+    ("Salutation", ("salutation",)),
+    ("State", ("address.state", "state")),
+    ("StateCode", ("address.stateCode", "stateCode")),
+    ("Status", ("status",)),
+    ("Street", ("address.street", "street")),
+    ("Suffix", ("suffix",)),
+    ("Title", ("title",)),
+    ("Website", ("website",)),
+)
+
+CONTACT_ROWS: tuple[Row, ...] = (
+    ("AccountId", ("accountId",)),
+    ("AssistantName", ("assistantName",)),
+    ("AssistantPhone", ("assistantPhone",)),
+    ("Birthdate", ("birthday",)),
+    ("CanAllowPortalSelfReg", ("canAllowPortalSelfReg",)),
+    ("CleanStatus", ("cleanStatus",)),
+    ("Department", ("department",)),
+    ("Description", ("description",)),
+    ("DoNotCall", ("doNotCall",)),
+    ("Email", ("email",)),
+    ("EmailBouncedDate", ("emailBouncedDate",)),
+    ("EmailBouncedReason", ("emailBouncedReason",)),
+    ("Fax", ("fax",)),
+    ("FirstName", ("firstName", "name|first_word")),
+    ("HasOptedOutOfEmail", ("hasOptedOutOfEmail",)),
+    ("HasOptedOutOfFax", ("hasOptedOutOfFax",)),
+    ("HomePhone", ("homePhone",)),
+    ("IndividualId", ("individualId",)),
+    ("Jigsaw", ("jigsaw",)),
+    ("LastName", ("lastName", "name|last_word")),
+    ("LeadSource", ("LeadSource",)),
+    ("MailingCity", ("address.city", "city")),
+    ("MailingCountry", ("address.country", "country")),
+    ("MailingCountryCode", ("address.countryCode", "countryCode")),
+    ("MailingGeocodeAccuracy", ("geocodeAccuracy",)),
+    ("MailingLatitude", ("address.latitude", "latitude")),
+    ("MailingLongitude", ("address.longitude", "longitude")),
+    ("MailingPostalCode", ("address.postalCode", "postalCode")),
+    ("MailingState", ("address.state", "state")),
+    ("MailingStateCode", ("address.stateCode", "stateCode")),
+    ("MailingStreet", ("address.street", "street")),
+    ("MiddleName", ("middleName",)),
+    ("MobilePhone", ("mobilePhone",)),
+    ("OwnerId", ("ownerId",)),
+    ("Phone", ("phone",)),
+    ("RecordTypeId", ("recordTypeId",)),
+    ("ReportsToId", ("reportsToId",)),
+    ("Salutation", ("salutation",)),
+    ("Suffix", ("suffix",)),
+    ("Title", ("title",)),
+)
+
+# Trait key -> read-only Salesforce field it names. Recognised, counted, never sent.
+LEAD_SYSTEM_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "id": "Id",
+        "name": "Name",
+        "createdAt": "CreatedDate",
+        "createddate": "CreatedDate",
+        "createdById": "CreatedById",
+        "isConverted": "IsConverted",
+        "isDeleted": "IsDeleted",
+        "convertedAccountId": "ConvertedAccountId",
+        "convertedContactId": "ConvertedContactId",
+        "convertedDate": "ConvertedDate",
+        "convertedOpportunityId": "ConvertedOpportunityId",
+        "jigsawContactId": "JigsawContactId",
+        "lastActivityDate": "LastActivityDate",
+        "lastModifiedById": "LastModifiedById",
+        "lastModifiedDate": "LastModifiedDate",
+        "lastReferencedDate": "LastReferencedDate",
+        "lastViewedDate": "LastViewedDate",
+        "masterRecordId": "MasterRecordId",
+        "photoUrl": "PhotoUrl",
+        "systemModstamp": "SystemModstamp",
+    }
+)
+CONTACT_SYSTEM_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        **{k: v for k, v in LEAD_SYSTEM_FIELDS.items() if not k.startswith(("converted", "isConverted"))},
+        "isEmailBounced": "IsEmailBounced",
+        "isPersonAccount": "IsPersonAccount",
+    }
+)
+
+# Read-only on every object: dropped (and counted) when traits are sent as they are.
+COMMON_SYSTEM_FIELDS: frozenset[str] = frozenset(
+    {
+        "id",
+        "createddate",
+        "createdbyid",
+        "lastmodifieddate",
+        "lastmodifiedbyid",
+        "systemmodstamp",
+        "isdeleted",
+        "lastactivitydate",
+        "lastvieweddate",
+        "lastreferenceddate",
+        "masterrecordid",
+    }
+)
+
+# Never copied as custom fields, on top of the keys a mapping reads (design rule 6).
+NEVER_COPIED: frozenset[str] = frozenset(
+    {"name", "address", "company", "anonymousId", "userId", "age", "gender", "avatar", "birthday"}
+)
+
+
+def _first_word(value: Any) -> Any:
+    words = value.split() if isinstance(value, str) else []
+    return words[0] if words else None
+
+
+def _last_word(value: Any) -> Any:
+    words = value.split() if isinstance(value, str) else []
+    return words[-1] if len(words) >= 2 else None
+
+
+TRANSFORMS: Mapping[str, Callable[[Any], Any]] = MappingProxyType({"first_word": _first_word, "last_word": _last_word})
+
+# (field, rank, transform or None): the lower the rank, the stronger the source.
+Source = tuple[str, int, Callable[[Any], Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTable:
+    """A mapping table indexed by trait key, so mapping costs one look-up per trait, not one per row."""
+
+    sobject: str
+    sole: Mapping[str, str]
+    direct: Mapping[str, tuple[Source, ...]]
+    nested: Mapping[str, Mapping[str, tuple[Source, ...]]]
+    system: Mapping[str, str]
+    not_copied: frozenset[str]
+    required_on_create: tuple[str, ...]
+
+
+def compile_table(
+    sobject: str, rows: tuple[Row, ...], system: Mapping[str, str], required_on_create: tuple[str, ...]
+) -> FieldTable:
+    direct: dict[str, list[Source]] = {}
+    nested: dict[str, dict[str, list[Source]]] = {}
+    for field_name, keys in rows:
+        for rank, key in enumerate(keys):
+            path, _, transform_name = key.partition("|")
+            transform = TRANSFORMS[transform_name] if transform_name else None
+            parent, _, child = path.partition(".")
+            if child:
+                nested.setdefault(parent, {}).setdefault(child, []).append((field_name, rank, transform))
+            else:
+                direct.setdefault(parent, []).append((field_name, rank, transform))
+    source_counts: dict[str, int] = {}
+    for field_name, keys in rows:
+        source_counts[field_name] = len(keys)
+    # Trait keys that are the only source of their field and need no transform: the fast path of mapping.
+    sole = {
+        key: sources[0][0]
+        for key, sources in direct.items()
+        if len(sources) == 1 and sources[0][2] is None and source_counts[sources[0][0]] == 1
+    }
+    return FieldTable(
+        sobject=sobject,
+        sole=MappingProxyType(sole),
+        direct=MappingProxyType({k: tuple(v) for k, v in direct.items()}),
+        nested=MappingProxyType(
+            {p: MappingProxyType({c: tuple(v) for c, v in children.items()}) for p, children in nested.items()}
+        ),
+        system=system,
+        not_copied=frozenset(direct) | frozenset(nested) | frozenset(system) | NEVER_COPIED,
+        required_on_create=required_on_create,
+    )
+
+
+LEAD_TABLE = compile_table("Lead", LEAD_ROWS, LEAD_SYSTEM_FIELDS, ("LastName", "Company"))
+CONTACT_TABLE = compile_table("Contact", CONTACT_ROWS, CONTACT_SYSTEM_FIELDS, ("LastName",))
+TABLES: Mapping[str, FieldTable] = MappingProxyType({"Lead": LEAD_TABLE, "Contact": CONTACT_TABLE})
+
+CREATE_DEFAULT = "n/a"

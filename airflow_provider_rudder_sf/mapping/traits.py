@@ -1,0 +1,135 @@
+"""Map one event's traits to the field values of one Salesforce record (design.md rules 4 to 7).
+
+Returns a :class:`Mapped` value or a :class:`MappingError` value; never raises on bad traits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from airflow_provider_rudder_sf.mapping.fields import COMMON_SYSTEM_FIELDS, TABLES, FieldTable, Source
+from airflow_provider_rudder_sf.mapping.names import custom_field_name, is_field_name
+
+_SCALARS = (str, int, float, bool)
+
+
+class Mapped(NamedTuple):
+    """Field values for one record, and the read-only fields the traits named but that are never sent."""
+
+    fields: Mapping[str, Any]
+    dropped_system_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingError:
+    code: str
+    reason: str
+
+
+def map_traits(traits: Mapping[str, Any], sobject: str, *, map_properties: bool) -> Mapped | MappingError:
+    """Lead and Contact go through their tables when ``map_properties``; anything else goes as it is."""
+    table = TABLES.get(sobject)
+    if table is not None and map_properties:
+        return _map_with_table(traits, table)
+    return _as_is(traits, table.system.values() if table is not None else ())
+
+
+def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | MappingError:
+    # The hot loop of a run: one dictionary look-up per trait in the common case.
+    fields: dict[str, Any] = {}
+    ranks: dict[str, int] = {}
+    dropped: list[str] = []
+    sole, direct, nested, system, not_copied = table.sole, table.direct, table.nested, table.system, table.not_copied
+    for key, value in traits.items():
+        if value is None or value == "":
+            continue
+        field_name = sole.get(key)
+        if field_name is not None:
+            if not isinstance(value, _SCALARS):
+                return _not_scalar(key, value)
+            fields[field_name] = value
+            continue
+        if not isinstance(key, str):
+            return _bad_field_name(str(key))
+        system_field = system.get(key)
+        if system_field is not None:
+            dropped.append(system_field)
+        children = nested.get(key)
+        if children is not None and isinstance(value, dict):
+            for child, child_value in value.items():
+                sources = children.get(child)
+                if sources is None or child_value is None or child_value == "":
+                    continue
+                if not isinstance(child_value, _SCALARS):
+                    return _not_scalar(f"{key}.{child}", child_value)
+                _offer(fields, ranks, sources, child_value)
+            continue
+        sources = direct.get(key)
+        if sources is not None:
+            if not isinstance(value, _SCALARS):
+                return _not_scalar(key, value)
+            _offer(fields, ranks, sources, value)
+        elif key not in not_copied:
+            custom = custom_field_name(key)
+            if custom is None:
+                return _bad_field_name(key)
+            fields[custom] = value if isinstance(value, _SCALARS) else _as_json_text(value)
+    return Mapped(fields, tuple(dropped))
+
+
+def _offer(fields: dict[str, Any], ranks: dict[str, int], sources: tuple[Source, ...], value: Any) -> None:
+    """Give ``value`` to each field it feeds, unless a stronger (lower-ranked) source already did."""
+    for field_name, rank, transform in sources:
+        candidate = value if transform is None else transform(value)
+        if candidate is None or candidate == "":
+            continue
+        if rank < ranks.get(field_name, 1 << 30):
+            fields[field_name] = candidate
+            ranks[field_name] = rank
+
+
+def _as_is(traits: Mapping[str, Any], system_fields: Any) -> Mapped | MappingError:
+    read_only = COMMON_SYSTEM_FIELDS | {name.lower() for name in system_fields}
+    fields: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in traits.items():
+        if _absent(value):
+            continue
+        if not isinstance(key, str):
+            return _bad_field_name(str(key))
+        if key.lower() in read_only:
+            dropped.append(key)
+            continue
+        if not is_field_name(key):
+            return _bad_field_name(key)
+        fields[key] = value if isinstance(value, _SCALARS) else _as_json_text(value)
+    return Mapped(fields, tuple(dropped))
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _as_json_text(value: Any) -> str:
+    """Arrays and objects bound for a custom field become compact JSON text with sorted keys (deterministic)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _not_scalar(key: str, value: Any) -> MappingError:
+    kind = "array" if isinstance(value, list) else "object"
+    return MappingError(
+        "invalid_trait_type",
+        f"Trait {key!r} is a JSON {kind}, but its Salesforce field takes a single value.",
+    )
+
+
+def _bad_field_name(key: str) -> MappingError:
+    shown = key if len(key) <= 60 else key[:59] + "…"
+    return MappingError(
+        "invalid_field_name",
+        f"Trait {shown!r} cannot be a Salesforce field name (a letter, then letters, digits and single "
+        "underscores, at most 40 characters).",
+    )
