@@ -58,12 +58,18 @@ class ObjectSpec:
     fields: dict[str, FieldSpec] = field(default_factory=dict)  # keyed by lower-case name
     required: tuple[str, ...] = ()
     custom: bool = False
+    booleans: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldSpec | None:
         return self.fields.get(name.lower())
 
     def add(self, spec: FieldSpec) -> None:
         self.fields[spec.name.lower()] = spec
+        self.booleans = tuple(s.name for s in self.fields.values() if s.type == "boolean")
+
+    def boolean_fields(self) -> tuple[str, ...]:
+        """Checkbox fields: never null, false unless set."""
+        return self.booleans
 
 
 # Read-only system fields every object has.
