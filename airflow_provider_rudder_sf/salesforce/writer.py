@@ -21,6 +21,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     PermanentError,
     ReserveReached,
     SalesforceApiError,
+    SalesforceLoginError,
     SessionExpired,
     TransientError,
     classify,
@@ -181,6 +182,8 @@ class SalesforceWriter:
             else:
                 valid.append(_Item(index, w, w.operation, w.record_id))
         batches = list(self._batches(valid))
+        if batches:
+            self.client.sf  # noqa: B018 - a first login that fails raises here, before anything is sent
         unsent: list[_Item] = []
         stop: StopReason | None = None
         halted = False
@@ -252,7 +255,7 @@ class SalesforceWriter:
                     uncertain = True  # the batch may or may not have been applied
                     retry.extend(chunk)
                     continue
-                except (BudgetExhausted, SessionExpired) as exc:
+                except (BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
                     return _BatchOutcome(done, retry + chunk + rest, _stop_reason(exc))
                 except PermanentError as exc:
                     done.extend((i.index, _failed(i, exc.code, exc.message)) for i in chunk)
@@ -276,7 +279,7 @@ class SalesforceWriter:
                 self.client.backoff(transient_tries)
                 try:
                     self._reconcile(retry)
-                except (BudgetExhausted, SessionExpired) as exc:
+                except (BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
                     return _BatchOutcome(done, retry, _stop_reason(exc))
                 except SalesforceApiError:
                     return _BatchOutcome(done, retry, "transient")

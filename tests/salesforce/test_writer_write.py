@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from sf_writes import lead_create, lead_creates
@@ -192,3 +193,37 @@ def test_stop_before_any_batch_keeps_every_write(salesforce_emulator, make_clien
     report = SalesforceWriter(make_client(api_reserve=0)).write(writes)
     assert report.stop_reason == "request_limit"
     assert report.results == () and report.unsent == tuple(writes)
+
+
+def test_login_failing_mid_run_stops_cleanly_with_the_rest_unsent(salesforce_emulator, make_client):
+    h = salesforce_emulator
+
+    def after_batch(progress: BatchProgress) -> None:
+        if progress.index == 2:  # the password is changed and every session ends: the re-login fails
+            h.settings(password="rotated-password")
+            h.expire_sessions()
+
+    writes = lead_creates(1_000)
+    report = SalesforceWriter(make_client(api_reserve=0)).write(writes, on_batch=after_batch)
+    assert report.stop_reason == "session_expired"
+    assert report.created == 400
+    assert report.unsent == tuple(writes[400:])
+
+
+def test_a_first_login_that_fails_raises_before_anything_is_sent(make_client, make_settings):
+    from airflow_provider_rudder_sf.salesforce.errors import SalesforceLoginError
+
+    client = make_client(make_settings(password="wrong"), api_reserve=0)
+    with pytest.raises(SalesforceLoginError, match="INVALID_LOGIN"):
+        SalesforceWriter(client).write(lead_creates(3))
+    assert client.api_calls == 0
+
+
+def test_transient_trouble_that_outlasts_the_retries_keeps_everything_unsent(salesforce_emulator, make_client, sleeps):
+    salesforce_emulator.set_faults(fail_every_nth=1)  # every data request answers 503
+    writes = [*lead_creates(300), Write("u", "Lead", "update", "00Q000000000001AAA", {"Title": "t"}, (9,))]
+    report = SalesforceWriter(make_client(api_reserve=0)).write(writes)
+    assert report.stop_reason == "transient"
+    assert report.results == () and report.unsent == tuple(writes)
+    assert salesforce_emulator.records("Lead") == []
+    assert sleeps and max(sleeps) <= 20
