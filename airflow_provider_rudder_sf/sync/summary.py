@@ -1,0 +1,125 @@
+"""The run summary: what the task log ends with, what XCom and the Asset event carry."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SyncSummary:
+    """Event counts add up: ``read == applied + ignored + dead_lettered + unsent``.
+
+    ``created``/``updated``/``failed`` count Salesforce records (several events fold into one record);
+    ``rejected`` counts events refused as bad input, ``dead_lettered`` every event sent to the dead letter
+    (rejected, or part of a record Salesforce refused). ``unsent`` events were left for the retry after a stop, or,
+    in a dry run, are those a real run would write.
+    """
+
+    dry_run: bool = False
+    read: int = 0
+    ignored: int = 0
+    rejected: int = 0
+    applied: int = 0
+    dead_lettered: int = 0
+    unsent: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    api_calls_left: int | None = None
+    api_daily_limit: int | None = None
+    planned_creates: int = 0
+    planned_updates: int = 0
+    planned_write_calls: int = 0
+    stop_reason: str | None = None
+    stop_message: str | None = None
+    dead_letter_location: str | None = None
+    ignored_by_reason: Counter[str] = field(default_factory=Counter)
+    dead_letters_by_code: Counter[str] = field(default_factory=Counter)
+    dropped_system_fields: Counter[str] = field(default_factory=Counter)
+    sample_changes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def considered(self) -> int:
+        """Events that were for Salesforce (read minus ignored): the base of the dead-letter ratio."""
+        return self.read - self.ignored
+
+    @property
+    def dead_letter_ratio(self) -> float:
+        return self.dead_lettered / self.considered if self.considered else 0.0
+
+    def top_codes(self, n: int = 3) -> str:
+        return ", ".join(f"{code} ({count})" for code, count in self.dead_letters_by_code.most_common(n)) or "none"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values only, small whatever the run size: safe for XCom and Asset extras."""
+        return {
+            "dry_run": self.dry_run,
+            "read": self.read,
+            "ignored": self.ignored,
+            "rejected": self.rejected,
+            "applied": self.applied,
+            "dead_lettered": self.dead_lettered,
+            "unsent": self.unsent,
+            "created": self.created,
+            "updated": self.updated,
+            "failed": self.failed,
+            "api_calls": self.api_calls,
+            "api_calls_left": self.api_calls_left,
+            "api_daily_limit": self.api_daily_limit,
+            "planned_creates": self.planned_creates,
+            "planned_updates": self.planned_updates,
+            "planned_write_calls": self.planned_write_calls,
+            "stop_reason": self.stop_reason,
+            "dead_letter_location": self.dead_letter_location,
+            "ignored_by_reason": dict(self.ignored_by_reason),
+            "dead_letters_by_code": dict(self.dead_letters_by_code),
+            "dropped_system_fields": dict(self.dropped_system_fields),
+            "sample_changes": self.sample_changes,
+        }
+
+    def table(self) -> str:
+        """A fixed-width table for the end of the task log (counts only: no trait values, no secrets)."""
+        rows: list[tuple[str, object]] = [
+            ("events read", self.read),
+            ("ignored (not for Salesforce)", self.ignored),
+            ("rejected (bad input)", self.rejected),
+            ("applied", self.applied),
+            ("dead-lettered", self.dead_lettered),
+            ("not sent (dry run or left for retry)", self.unsent),
+        ]
+        if self.dry_run:
+            rows += [
+                ("records to create (dry run)", self.planned_creates),
+                ("records to update (dry run)", self.planned_updates),
+                ("write calls needed (dry run)", self.planned_write_calls),
+            ]
+        else:
+            rows += [
+                ("records created", self.created),
+                ("records updated", self.updated),
+                ("records failed", self.failed),
+            ]
+        rows += [("Salesforce API calls", self.api_calls)]
+        if self.api_calls_left is not None:
+            rows.append(("daily API calls left", f"{self.api_calls_left:,} of {self.api_daily_limit or 0:,}"))
+        width = max(len(label) for label, _ in rows)
+        values = [f"{value:,}" if isinstance(value, int) else str(value) for _, value in rows]
+        value_width = max(len(value) for value in values)
+        lines = ["+" + "-" * (width + value_width + 5) + "+"]
+        lines += [
+            f"| {label:<{width}} | {value:>{value_width}} |" for (label, _), value in zip(rows, values, strict=True)
+        ]
+        lines.append(lines[0])
+        if self.dead_letters_by_code:
+            lines.append(f"dead letters by code: {self.top_codes(10)}")
+        if self.dead_letter_location:
+            lines.append(f"dead letters: {self.dead_letter_location}")
+        if self.dropped_system_fields:
+            dropped = ", ".join(f"{name} ({n})" for name, n in self.dropped_system_fields.most_common())
+            lines.append(f"read-only fields recognised and not sent: {dropped}")
+        if self.stop_reason:
+            lines.append(f"stopped early: {self.stop_reason}: {self.stop_message}")
+        return "\n".join(lines)
