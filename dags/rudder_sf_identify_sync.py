@@ -8,14 +8,22 @@ reports one total. Runs are independent and idempotent, so catch-up, backfills a
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from _settings import DEAD_LETTER, EVENTS_BASE, SALESFORCE_CONN_ID, SALESFORCE_POOL, SHARDS_BASE
 from airflow.sdk import DAG, task
 
 from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator, salesforce_asset
+
+# Where staged events, shards and dead letters live; override with Airflow Variables (rendered at run time).
+HOME = os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "rudder-sf")
+EVENTS_BASE = "{{ var.value.get('rudder_sf_events_base', '" + os.path.join(HOME, "events") + "') }}"
+SHARDS_BASE = "{{ var.value.get('rudder_sf_shards_base', '" + os.path.join(HOME, "shards") + "') }}"
+DEAD_LETTER = "{{ var.value.get('rudder_sf_dead_letter', '" + os.path.join(HOME, "dead-letters") + "') }}"
+SALESFORCE_CONN_ID = "rudder_salesforce_default"
+SALESFORCE_POOL = "salesforce_api"  # create it once: airflow pools set salesforce_api 4 "Salesforce API"
 
 SHARDS = 4
 
@@ -57,14 +65,23 @@ with DAG(
     # [END howto_operator_identify_to_salesforce]
 
     @task(trigger_rule="all_done")
-    def report(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-        """One total for the run, whatever the number of shards."""
+    def report(summaries: list[dict[str, Any] | None], shards: list[str]) -> dict[str, Any]:
+        """One total for the run; the run fails if any shard did not finish, so failures never look green."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        done = [summary for summary in summaries if summary]
         keys = ("read", "ignored", "rejected", "applied", "dead_lettered", "unsent", "created", "updated", "failed")
-        total = {key: sum(s[key] for s in summaries if s) for key in keys}
-        total["api_calls"] = sum(s["api_calls"] for s in summaries if s)
-        total["shards"] = len([s for s in summaries if s])
-        width = max(len(k) for k in total)
-        print("RUN SUMMARY\n" + "\n".join(f"  {k:<{width}}  {v:>10,}" for k, v in total.items()))
+        total = {key: sum(summary[key] for summary in done) for key in keys}
+        total["api_calls"] = sum(summary["api_calls"] for summary in done)
+        total["shards"] = len(shards)
+        total["shards_failed"] = len(shards) - len(done)
+        width = max(len(key) for key in total)
+        print("RUN SUMMARY\n" + "\n".join(f"  {key:<{width}}  {value:>10,}" for key, value in total.items()))
+        if total["shards_failed"]:
+            raise AirflowFailException(
+                f"{total['shards_failed']} of {len(shards)} shards failed; their task logs say why and their dead "
+                "letters are under the dead-letter location."
+            )
         return total
 
-    report(sync.output)
+    report(sync.output, shard_files)

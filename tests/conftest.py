@@ -4,8 +4,28 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="rudder-sf-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# dag.test() serialises DAGs from the configured bundle, so the example DAGs folder must be it.
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+
+import pytest  # noqa: E402  (the environment above must be set before anything imports Airflow)
+
+SYNTHETIC_CUSTOM_FIELDS = {
+    "plan__c": {"type": "string", "length": 40},
+    "newsletter__c": {"type": "boolean"},
+    "logins__c": {"type": "double"},
+}
+
+
+@pytest.fixture
+def crm(salesforce_emulator, monkeypatch):
+    """The emulator, reset, with the synthetic events' custom fields declared and the default connection set."""
+    for sobject in ("Lead", "Contact"):
+        salesforce_emulator.declare_fields(sobject, SYNTHETIC_CUSTOM_FIELDS)
+    monkeypatch.setenv("AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT", salesforce_emulator.connection_json())
+    return salesforce_emulator

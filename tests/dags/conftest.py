@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the test session's AIRFLOW_HOME (dag.test() needs one)."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    pool = ["pools", "set", "salesforce_api", "4", "Salesforce API calls"]
+    subprocess.run([sys.executable, "-m", "airflow", *pool], check=True, capture_output=True)
+    return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture
+def dagbag():
+    from airflow.models import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+@pytest.fixture
+def airflow_env(crm, tmp_path, monkeypatch, airflow_db):
+    """Variables point the example DAGs at this test's folders; the emulator is the Salesforce connection."""
+    folders = {name: tmp_path / name for name in ("events", "shards", "dead-letters")}
+    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_EVENTS_BASE", str(folders["events"]))
+    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_SHARDS_BASE", str(folders["shards"]))
+    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_DEAD_LETTER", str(folders["dead-letters"]))
+    return folders
