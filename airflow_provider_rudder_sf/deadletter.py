@@ -115,14 +115,20 @@ def event_for_dead_letter(raw: object) -> tuple[Any, Literal["json", "text"]]:
     the original text; the second value says which, so a replay knows whether ``event`` was text."""
     if isinstance(raw, str):
         try:
-            return json.loads(raw), "json"
-        except ValueError:
+            value = json.loads(raw)
+            json.dumps(value)  # what cannot be written back as JSON stays text
+            return value, "json"
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python can parse
             return raw, "text"
     return raw, "json"
 
 
 def _dumps(record: Mapping[str, Any]) -> bytes:
-    text = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    except RecursionError:  # an event dict nested too deeply to serialise: say so rather than crash the run
+        record = {**record, "event": "<event nested too deeply to serialise>", "event_format": "unserialisable"}
+        text = json.dumps(record, ensure_ascii=False, default=str)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes: keep them escaped

@@ -43,7 +43,8 @@ Decode = Callable[[str], Any]
 # One decoder, built once: json.loads with options would build a new one for every line. Callers that need more
 # speed pass a faster strict-JSON decoder (the sync engine passes msgspec's, which Airflow already installs).
 decode_json: Decode = json.JSONDecoder(parse_constant=_reject_constant).decode
-_WHITESPACE = re.compile(r"\s")
+# Whitespace, control characters and invisible formatting (zero-width, bidi overrides, BOM): never in an address.
+_NOT_IN_EMAIL = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def classify(raw: object, seq: int, options: MappingOptions, decode: Decode = decode_json) -> Classified:
@@ -175,11 +176,12 @@ def _lookup_email(traits: dict[str, Any], map_properties: bool) -> str:
         not isinstance(value, str)
         or "@" not in value
         or len(value) > _MAX_EMAIL_LENGTH
-        or _WHITESPACE.search(value) is not None
+        or _NOT_IN_EMAIL.search(value) is not None
     ):
         raise _BadInput(
             "invalid_email",
-            f"The email trait {_short(str(value))!r} is not an e-mail address of at most 80 characters.",
+            f"The email trait {_short(str(value))!r} is not an e-mail address of at most 80 characters without "
+            "spaces, control or invisible characters.",
         )
     return value.lower()
 

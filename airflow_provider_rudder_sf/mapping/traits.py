@@ -76,7 +76,13 @@ def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | Ma
             custom = custom_field_name(key)
             if custom is None:
                 return _bad_field_name(key)
-            fields[custom] = value if isinstance(value, _SCALARS) else _as_json_text(value)
+            if isinstance(value, _SCALARS):
+                fields[custom] = value
+            else:
+                text = _as_json_text(value)
+                if text is None:
+                    return _too_deep(key)
+                fields[custom] = text
     return Mapped(fields, tuple(dropped))
 
 
@@ -105,7 +111,13 @@ def _as_is(traits: Mapping[str, Any], system_fields: Any) -> Mapped | MappingErr
             continue
         if not is_field_name(key):
             return _bad_field_name(key)
-        fields[key] = value if isinstance(value, _SCALARS) else _as_json_text(value)
+        if isinstance(value, _SCALARS):
+            fields[key] = value
+        else:
+            text = _as_json_text(value)
+            if text is None:
+                return _too_deep(key)
+            fields[key] = text
     return Mapped(fields, tuple(dropped))
 
 
@@ -113,9 +125,19 @@ def _absent(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _as_json_text(value: Any) -> str:
-    """Arrays and objects bound for a custom field become compact JSON text with sorted keys (deterministic)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _as_json_text(value: Any) -> str | None:
+    """Arrays and objects bound for a custom field become compact JSON text with sorted keys (deterministic).
+
+    None when the value nests deeper than Python can serialise.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        return None
+
+
+def _too_deep(key: str) -> MappingError:
+    return MappingError("invalid_trait_type", f"Trait {key[:60]!r} nests objects too deeply to store as JSON text.")
 
 
 def _not_scalar(key: str, value: Any) -> MappingError:

@@ -139,6 +139,9 @@ REJECTS = [
     (identify({"email": "not-an-address"}), "validate", "invalid_email"),
     (identify({"email": "a b@x.io"}), "validate", "invalid_email"),
     (identify({"email": "a" * 80 + "@x.io"}), "validate", "invalid_email"),
+    (identify({"email": "nul\u0000x@x.io"}), "validate", "invalid_email"),
+    (identify({"email": "a\u200bb@x.io"}), "validate", "invalid_email"),
+    (identify({"email": "\u202ertl@x.io"}), "validate", "invalid_email"),
     (identify({"email": "a@x.io"}, timestamp=12), "validate", "invalid_timestamp"),
     (identify({"email": "a@x.io"}, timestamp="yesterday-ish"), "validate", "invalid_timestamp"),
 ]

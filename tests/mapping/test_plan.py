@@ -217,3 +217,13 @@ def test_record_key_and_shard_are_stable_and_shared_by_all_events_of_a_record():
     assert record_key(a) == record_key(b) == "lead-email:ada@example.com"
     assert shard_of(record_key(a), 8) == shard_of(record_key(b), 8) == shard_of("lead-email:ada@example.com", 8)
     assert {shard_of(f"lead-email:user{i}@x.io", 8) for i in range(200)} == set(range(8))
+
+
+def test_a_custom_trait_nested_deeper_than_python_can_serialise_rejects_the_event():
+    deep: dict = {}
+    node = deep
+    for _ in range(5_000):
+        node["a"] = {}
+        node = node["a"]
+    plan = plan_for([identify({"email": ADA, "prefs": deep})])
+    assert [r.code for r in plan.rejected] == ["invalid_trait_type"]
