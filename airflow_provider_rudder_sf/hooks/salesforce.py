@@ -123,15 +123,21 @@ class RudderSalesforceHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra form fields for Airflow 2 UIs (Airflow 3.2+ reads the declarative form in provider info)."""
-        # Only Airflow 2's FAB UI calls this, where flask-appbuilder and wtforms are installed.
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        # Only Airflow 2's FAB UI calls this; it has wtforms and flask-appbuilder's Bootstrap widgets.
         from wtforms import BooleanField, PasswordField, StringField
 
+        try:
+            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        except ImportError:  # plain wtforms widgets outside the FAB UI
+            text_widget, secret_widget = None, None
+        else:
+            text_widget, secret_widget = BS3TextFieldWidget(), BS3PasswordFieldWidget()
+
         def text(label: str) -> Any:
-            return StringField(label, widget=BS3TextFieldWidget())
+            return StringField(label, widget=text_widget)
 
         def secret(label: str) -> Any:
-            return PasswordField(label, widget=BS3PasswordFieldWidget())
+            return PasswordField(label, widget=secret_widget)
 
         return {
             "security_token": secret("Security Token"),

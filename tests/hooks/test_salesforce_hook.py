@@ -136,7 +136,5 @@ def test_class_attributes_match_provider_info():
 
 
 def test_connection_form_widgets_mirror_the_declared_fields():
-    pytest.importorskip("wtforms")
-    pytest.importorskip("flask_appbuilder")
     (conn_type,) = get_provider_info()["connection-types"]
     assert set(RudderSalesforceHook.get_connection_form_widgets()) == set(conn_type["conn-fields"])
