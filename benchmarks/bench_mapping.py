@@ -31,10 +31,11 @@ def main() -> None:
     options = MappingOptions()
     decode = msgspec.json.Decoder().decode  # what the sync engine uses
 
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _ in range(args.repeats):
         gc.collect()
-        started = time.perf_counter()
+        gc.disable()  # as the sync engine runs these phases (see sync/engine.py: _gc_paused)
+        started, started_cpu = time.perf_counter(), time.process_time()
         eligible = []
         for seq, line in enumerate(lines):
             outcome = classify(line, seq, options, decode)
@@ -42,14 +43,17 @@ def main() -> None:
                 eligible.append(outcome)
         plan = build_plan(eligible, matches, options)
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
+        gc.enable()
 
     creates = sum(1 for w in plan.writes if w.operation == "create")
     print(f"events:            {args.events:,}")
     print(f"eligible:          {len(eligible):,}")
     print(f"writes planned:    {len(plan.writes):,} ({creates:,} creates, {len(plan.writes) - creates:,} updates)")
     print(f"rejected at plan:  {len(plan.rejected):,}")
-    print(f"best of {args.repeats} runs:   {best:.3f} s")
-    print(f"throughput:        {args.events / best:,.0f} events/s on one core")
+    print(f"best of {args.repeats} runs:   {best:.3f} s wall, {best_cpu:.3f} s CPU")
+    print(f"throughput:        {args.events / best_cpu:,.0f} events per CPU-second on one core")
+    print(f"                   ({args.events / best:,.0f} events/s wall; lower when other work shares the core)")
 
 
 if __name__ == "__main__":

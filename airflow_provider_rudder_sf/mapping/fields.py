@@ -177,11 +177,22 @@ TRANSFORMS: Mapping[str, Callable[[Any], Any]] = MappingProxyType({"first_word":
 Source = tuple[str, int, Callable[[Any], Any] | None]
 
 
+# How a trait key is handled, found with one dictionary look-up per trait (see ``FieldTable.route``).
+SOLE, DIRECT, NESTED, SYSTEM_ONLY, NOT_COPIED = range(5)
+Route = tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class FieldTable:
-    """A mapping table indexed by trait key, so mapping costs one look-up per trait, not one per row."""
+    """A mapping table indexed by trait key, so mapping costs one look-up per trait, not one per row.
+
+    ``route[key]`` is ``(SOLE, field)`` for a key that alone feeds one field, ``(DIRECT, sources, system_field)``,
+    ``(NESTED, children, direct_sources, system_field)`` for ``address``/``company``, ``(SYSTEM_ONLY, field)`` or
+    ``(NOT_COPIED,)``; a key with no route becomes a custom field.
+    """
 
     sobject: str
+    route: Mapping[str, Route]
     sole: Mapping[str, str]
     direct: Mapping[str, tuple[Source, ...]]
     nested: Mapping[str, Mapping[str, tuple[Source, ...]]]
@@ -213,15 +224,30 @@ def compile_table(
         for key, sources in direct.items()
         if len(sources) == 1 and sources[0][2] is None and source_counts[sources[0][0]] == 1
     }
+    not_copied = frozenset(direct) | frozenset(nested) | frozenset(system) | NEVER_COPIED
+    route: dict[str, Route] = {}
+    for key in not_copied:
+        if key in sole:
+            route[key] = (SOLE, sole[key])
+        elif key in nested:
+            children = {child: tuple(sources) for child, sources in nested[key].items()}
+            route[key] = (NESTED, children, tuple(direct.get(key, ())) or None, system.get(key))
+        elif key in direct:
+            route[key] = (DIRECT, tuple(direct[key]), system.get(key))
+        elif key in system:
+            route[key] = (SYSTEM_ONLY, system[key])
+        else:
+            route[key] = (NOT_COPIED,)
     return FieldTable(
         sobject=sobject,
+        route=route,  # a plain dict: read on the hot path, never mutated after this
         sole=MappingProxyType(sole),
         direct=MappingProxyType({k: tuple(v) for k, v in direct.items()}),
         nested=MappingProxyType(
             {p: MappingProxyType({c: tuple(v) for c, v in children.items()}) for p, children in nested.items()}
         ),
         system=system,
-        not_copied=frozenset(direct) | frozenset(nested) | frozenset(system) | NEVER_COPIED,
+        not_copied=not_copied,
         required_on_create=required_on_create,
     )
 

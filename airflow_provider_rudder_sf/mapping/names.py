@@ -27,12 +27,14 @@ def record_key_id(record_id: str) -> str:
 
 
 @lru_cache(maxsize=4096)  # a run sees the same few custom trait keys millions of times
-def custom_field_name(trait_key: str) -> str | None:
+def custom_field_name(trait_key: object) -> str | None:
     """``newProp`` -> ``newProp__c``; a key already ending in ``__c`` is kept. None if it cannot be a field.
 
     Salesforce custom field names start with a letter, hold letters, digits and single underscores, do not
     end with an underscore, and are at most 40 characters before the suffix.
     """
+    if not isinstance(trait_key, str):
+        return None
     base = trait_key[: -len(_CUSTOM_SUFFIX)] if trait_key.endswith(_CUSTOM_SUFFIX) else trait_key
     if (
         not base

@@ -10,10 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from airflow_provider_rudder_sf.mapping.fields import COMMON_SYSTEM_FIELDS, TABLES, FieldTable, Source
+from airflow_provider_rudder_sf.mapping.fields import (
+    COMMON_SYSTEM_FIELDS,
+    DIRECT,
+    NESTED,
+    SOLE,
+    SYSTEM_ONLY,
+    TABLES,
+    FieldTable,
+    Source,
+)
 from airflow_provider_rudder_sf.mapping.names import custom_field_name, is_field_name
 
 _SCALARS = (str, int, float, bool)
+_SCALAR_TYPES = frozenset(_SCALARS)
+_UNRANKED = 1 << 30  # exact types: decoded JSON never holds subclasses, and a set test is cheaper
 
 
 class Mapped(NamedTuple):
@@ -38,51 +49,62 @@ def map_traits(traits: Mapping[str, Any], sobject: str, *, map_properties: bool)
 
 
 def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | MappingError:
-    # The hot loop of a run: one dictionary look-up per trait in the common case.
+    # The hot loop of a run: one dictionary look-up per trait.
     fields: dict[str, Any] = {}
     ranks: dict[str, int] = {}
     dropped: list[str] = []
-    sole, direct, nested, system, not_copied = table.sole, table.direct, table.nested, table.system, table.not_copied
+    route_of = table.route.get
     for key, value in traits.items():
         if value is None or value == "":
             continue
-        field_name = sole.get(key)
-        if field_name is not None:
-            if not isinstance(value, _SCALARS):
-                return _not_scalar(key, value)
-            fields[field_name] = value
-            continue
-        if not isinstance(key, str):
-            return _bad_field_name(str(key))
-        system_field = system.get(key)
-        if system_field is not None:
-            dropped.append(system_field)
-        children = nested.get(key)
-        if children is not None and isinstance(value, dict):
-            for child, child_value in value.items():
-                sources = children.get(child)
-                if sources is None or child_value is None or child_value == "":
-                    continue
-                if not isinstance(child_value, _SCALARS):
-                    return _not_scalar(f"{key}.{child}", child_value)
-                _offer(fields, ranks, sources, child_value)
-            continue
-        sources = direct.get(key)
-        if sources is not None:
-            if not isinstance(value, _SCALARS):
-                return _not_scalar(key, value)
-            _offer(fields, ranks, sources, value)
-        elif key not in not_copied:
+        route = route_of(key)
+        if route is None:
+            if type(value) in _SCALAR_TYPES:
+                custom = custom_field_name(key)
+                if custom is None:
+                    return _bad_field_name(str(key))
+                fields[custom] = value
+                continue
             custom = custom_field_name(key)
             if custom is None:
-                return _bad_field_name(key)
-            if isinstance(value, _SCALARS):
-                fields[custom] = value
-            else:
-                text = _as_json_text(value)
-                if text is None:
-                    return _too_deep(key)
-                fields[custom] = text
+                return _bad_field_name(str(key))
+            text = _as_json_text(value)
+            if text is None:
+                return _too_deep(key)
+            fields[custom] = text
+            continue
+        kind = route[0]
+        if kind == SOLE:
+            if type(value) not in _SCALAR_TYPES:
+                return _not_scalar(key, value)
+            fields[route[1]] = value
+        elif kind == DIRECT:
+            if route[2] is not None:
+                dropped.append(route[2])
+            if type(value) not in _SCALAR_TYPES:
+                return _not_scalar(key, value)
+            _offer(fields, ranks, route[1], value)
+        elif kind == NESTED:
+            if route[3] is not None:
+                dropped.append(route[3])
+            if type(value) is dict:
+                children = route[1]
+                for child, child_value in value.items():
+                    sources = children.get(child)
+                    if sources is None or child_value is None or child_value == "":
+                        continue
+                    if type(child_value) not in _SCALAR_TYPES:
+                        return _not_scalar(f"{key}.{child}", child_value)
+                    for field_name, rank, _ in sources:  # nested sources never transform: _offer, inlined
+                        if rank < ranks.get(field_name, _UNRANKED):
+                            fields[field_name] = child_value
+                            ranks[field_name] = rank
+            elif route[2] is not None and type(value) in _SCALAR_TYPES:
+                _offer(fields, ranks, route[2], value)
+            elif route[2] is not None:
+                return _not_scalar(key, value)
+        elif kind == SYSTEM_ONLY:
+            dropped.append(route[1])
     return Mapped(fields, tuple(dropped))
 
 
@@ -92,7 +114,7 @@ def _offer(fields: dict[str, Any], ranks: dict[str, int], sources: tuple[Source,
         candidate = value if transform is None else transform(value)
         if candidate is None or candidate == "":
             continue
-        if rank < ranks.get(field_name, 1 << 30):
+        if rank < ranks.get(field_name, _UNRANKED):
             fields[field_name] = candidate
             ranks[field_name] = rank
 
