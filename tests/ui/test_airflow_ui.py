@@ -23,6 +23,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -242,7 +243,8 @@ def test_3_trigger_sync_run_log_and_asset(
     dialog.get_by_role("button", name="Trigger", exact=True).click()
     expect(dialog).to_be_hidden(timeout=60_000)
 
-    runs = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns?run_type=manual&order_by=-run_after")["dag_runs"]
+    query = urlencode({"run_type": "manual", "order_by": "-run_after"})
+    runs = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns?{query}")["dag_runs"]
     assert runs, "the Trigger button created no run"
     run = runs[0]
     run_id = run["dag_run_id"]
@@ -260,14 +262,15 @@ def test_3_trigger_sync_run_log_and_asset(
     leads = emulator.records("Lead")
     assert leads, "the run succeeded but wrote no Lead to the emulator"
 
-    # The run page shows the success.
+    # The run page shows the success, for the run and each of its task instances.
     run_url = f"{airflow.base_url}/dags/{DAG_ID}/runs/{run_id}"
     page.goto(run_url)
-    expect(page.get_by_text(run_id).first).to_be_visible()
-    expect(page.get_by_text(re.compile(r"^\s*success\s*$", re.I)).first).to_be_visible()
+    expect(page.get_by_role("heading", name=run_id, exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("cell", name="Success", exact=True)).to_have_count(len(tis), timeout=30_000)
     page.screenshot(path=str(screenshots / "04-dag-run-success.png"))
 
-    # The sync task's log: progress per batch and the summary table. Pick a shard whose log has batches.
+    # The sync task's log: progress per batch and the summary table. Pick a shard whose log has batches, and
+    # open it from the run's task list as a person would.
     sync_tis = sorted((t for t in tis if t["task_id"] == "sync"), key=lambda t: t["map_index"])
     assert sync_tis, "no sync task instances"
     chosen = next(
@@ -275,21 +278,31 @@ def test_3_trigger_sync_run_log_and_asset(
         None,
     )
     assert chosen is not None, "no sync task log has a 'Batch 1 of' progress line"
-    page.goto(f"{run_url}/tasks/sync/mapped/{chosen['map_index']}")
+    shard = chosen["rendered_map_index"] or str(chosen["map_index"])
+    page.get_by_role("row").filter(has=page.get_by_role("link", name=shard, exact=True)).get_by_role(
+        "link", name="sync", exact=True
+    ).click()
+    expect(page).to_have_url(re.compile(rf"/tasks/sync/mapped/{chosen['map_index']}$"))
     progress = page.get_by_text(re.compile(r"Batch 1 of \d+")).first
     expect(progress).to_be_visible(timeout=30_000)
     summary = page.get_by_text(re.compile(r"\|\s*events read\s*\|")).first
     expect(summary).to_be_visible()
-    summary.scroll_into_view_if_needed()
+    expect(page.get_by_text(re.compile(r"\|\s*records failed\s*\|\s*0\s*\|")).first).to_be_visible()
     page.screenshot(path=str(screenshots / "05-task-log-summary.png"))
 
-    # The Asset view: the Salesforce asset and the event this run emitted (with the counts as extra).
-    page.goto(f"{airflow.base_url}/assets")
-    page.get_by_role("link", name=ASSET_URI, exact=True).click()
-    expect(page.get_by_text(ASSET_URI).first).to_be_visible()
-    events = airflow.api("GET", f"/assets/events?source_dag_id={DAG_ID}&source_run_id={run_id}")["asset_events"]
-    assert events and all(e["uri"] == ASSET_URI for e in events), events
+    # The Asset view: the Salesforce asset, produced by this DAG, with its events (the counts are their extra).
+    events = airflow.api(
+        "GET", "/assets/events?" + urlencode({"source_dag_id": DAG_ID, "source_run_id": run_id, "limit": 100})
+    )["asset_events"]
+    assert len(events) == len(sync_tis) and all(e["uri"] == ASSET_URI for e in events), events
     assert all(e["extra"]["failed"] == 0 for e in events), events
     assert 0 < sum(e["extra"]["created"] + e["extra"]["updated"] for e in events) <= len(leads), events
-    expect(page.get_by_text(run_id).first).to_be_visible(timeout=30_000)
+    page.get_by_role("link", name="Assets", exact=True).click()
+    page.get_by_role("link", name=ASSET_URI, exact=True).click()
+    expect(page).to_have_url(re.compile(r"/assets/\d+$"))
+    expect(page.get_by_text(ASSET_URI).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^\d+ Asset Events?$")).first).to_be_visible(timeout=30_000)
+    source = page.get_by_role("link", name=DAG_ID, exact=True)
+    expect(source.first).to_be_visible()
+    assert source.count() >= len(events), f"{source.count()} asset events from {DAG_ID} shown, expected {len(events)}"
     page.screenshot(path=str(screenshots / "06-asset-event.png"))
