@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck ui-deps pytest
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -43,3 +43,14 @@ lock:
 
 clean:
 	rm -rf $(VENV) .airflow .demo .pytest_cache .mypy_cache .ruff_cache
+
+# Browser test prerequisites: Debian's chromium (no browser downloads are possible here).
+.PHONY: ui-deps
+ui-deps:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium is missing and cannot be installed without root: the browser test will skip (it fails under CI=true)"
+
+# Airflow (standalone) on the demo data and the Salesforce emulator, for clicking through; Ctrl-C stops it all.
+airflow: $(STAMP)
+	$(BIN)/python scripts/airflow_ui.py
