@@ -137,5 +137,7 @@ def stage_events() -> Any:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+    """``docs/screenshots`` (the README's pictures), or ``$RUDDER_SF_SCREENSHOTS_DIR`` to keep the tree clean."""
+    folder = Path(os.environ.get("RUDDER_SF_SCREENSHOTS_DIR") or SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
