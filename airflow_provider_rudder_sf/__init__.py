@@ -42,7 +42,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "sandbox": {
                         "label": "Sandbox",
-                        "description": "Log in at test.salesforce.com instead of login.salesforce.com.",
+                        "description": "Log in at test.salesforce.com instead of login.salesforce.com. A Login URL, "
+                        "when set, wins over this switch.",
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
                     "ca_bundle": {
@@ -64,10 +65,14 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "consumer_secret": {
                         "label": "OAuth consumer secret",
+                        "description": "With the consumer key: the OAuth password flow when a username and password "
+                        "are set, else client credentials.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "private_key": {
                         "label": "JWT private key (PEM)",
+                        "description": "With the consumer key and username: the JWT bearer flow, which wins over "
+                        "the other modes. Paste the whole PEM, including its BEGIN and END lines.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                 },

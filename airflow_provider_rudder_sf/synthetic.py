@@ -26,6 +26,15 @@ _BAD_LINES = (
 )
 
 
+# The custom fields the synthetic traits need (plan, newsletter, logins): declare them on Lead and Contact first,
+# as an admin would in a real org, or every write fails with INVALID_FIELD.
+CUSTOM_FIELDS: dict[str, dict[str, object]] = {
+    "plan__c": {"type": "string", "length": 40},
+    "newsletter__c": {"type": "boolean"},
+    "logins__c": {"type": "double"},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SyntheticSpec:
     """How many events, over how many people, and which share of them are noise."""

@@ -42,13 +42,6 @@ CONN_ID = "rudder_salesforce_default"
 POOL = "salesforce_api"
 HEALTH_PATH = "/api/v2/monitor/health"
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-# The synthetic events' custom traits (plan, newsletter, logins) map to these fields, as in a real org set up for
-# them; the emulator answers INVALID_FIELD for fields nobody declared.
-CUSTOM_FIELDS = {
-    "plan__c": {"type": "string", "length": 40},
-    "newsletter__c": {"type": "boolean"},
-    "logins__c": {"type": "double"},
-}
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -82,6 +75,8 @@ def stage_events(base: Path, hour: datetime, *, events: int = 400, people: int =
 
 def prepare_emulator(emulator: Any) -> Any:
     """Declare the custom fields the synthetic events need on Lead and Contact."""
+    from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS
+
     for sobject in ("Lead", "Contact"):
         emulator.declare_fields(sobject, CUSTOM_FIELDS)
     return emulator

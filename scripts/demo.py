@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from airflow_provider_rudder_sf.emulator.client import start_emulator
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, email_for, generate_lines
+from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS, SyntheticSpec, email_for, generate_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
@@ -30,11 +30,6 @@ HOURS = 3
 EVENTS_PER_HOUR = 2_000
 PEOPLE = 2_500
 EXISTING_LEADS = 600
-CUSTOM_FIELDS = {
-    "plan__c": {"type": "string", "length": 40},
-    "newsletter__c": {"type": "boolean"},
-    "logins__c": {"type": "double"},
-}
 
 
 def main() -> None:

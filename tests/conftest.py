@@ -15,17 +15,13 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.p
 
 import pytest  # noqa: E402  (the environment above must be set before anything imports Airflow)
 
-SYNTHETIC_CUSTOM_FIELDS = {
-    "plan__c": {"type": "string", "length": 40},
-    "newsletter__c": {"type": "boolean"},
-    "logins__c": {"type": "double"},
-}
+from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS  # noqa: E402
 
 
 @pytest.fixture
 def crm(salesforce_emulator, monkeypatch):
     """The emulator, reset, with the synthetic events' custom fields declared and the default connection set."""
     for sobject in ("Lead", "Contact"):
-        salesforce_emulator.declare_fields(sobject, SYNTHETIC_CUSTOM_FIELDS)
+        salesforce_emulator.declare_fields(sobject, CUSTOM_FIELDS)
     monkeypatch.setenv("AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT", salesforce_emulator.connection_json())
     return salesforce_emulator

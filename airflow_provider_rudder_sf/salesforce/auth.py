@@ -161,7 +161,8 @@ def _auth_failure_message(settings: SalesforceSettings, code: str, detail: str) 
         if settings.login_url:
             toggle = "check that the Login URL points at the right org"
         return (
-            f"Salesforce rejected the username, password or security token ({code}) at {url}: {detail or ''}. "
+            f"Salesforce rejected the username, password or security token ({code}) at {url}: "
+            f"{(detail or '').rstrip('.')}. "
             f"Check them; {token}. The connection logs in to {env}; {toggle}."
         )
     if code in ("invalid_client_id", "invalid_client", "unauthorized_client"):

@@ -119,7 +119,8 @@ def run_sync(
         with _gc_paused():
             _read(records, spool, dead_letters, options, decode, summary, log)
         log.info(
-            "Read %d events: %d eligible, %d ignored, %d rejected as bad input%s",
+            "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
+            "while mapping; the summary has the total)%s",
             summary.read,
             spool.count,
             summary.ignored,

@@ -10,13 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
-
-CUSTOM_FIELDS = {
-    "plan__c": {"type": "string", "length": 40},
-    "newsletter__c": {"type": "boolean"},
-    "logins__c": {"type": "double"},
-}
+from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS, SyntheticSpec, generate_lines
 
 
 @pytest.fixture
