@@ -1,5 +1,5 @@
-"""Shared set-up for the reliability tests: the emulator with the synthetic custom fields and the default
-connection, and helpers that compute what the final Salesforce state must be from the staged lines alone."""
+"""Helpers for the reliability tests: they compute what the final Salesforce state must be from the staged lines
+alone (the ``crm`` fixture, the emulator with the synthetic custom fields, is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS, SyntheticSpec, generate_lines
-
-
-@pytest.fixture
-def crm(salesforce_emulator, monkeypatch):
-    """The emulator, reset, with the synthetic events' custom fields declared and the default connection set."""
-    for sobject in ("Lead", "Contact"):
-        salesforce_emulator.declare_fields(sobject, CUSTOM_FIELDS)
-    monkeypatch.setenv("AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT", salesforce_emulator.connection_json())
-    return salesforce_emulator
+from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> str:
