@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import requests
-from simple_salesforce import Salesforce, SalesforceLogin
+from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
 
 from airflow_provider_rudder_sf.emulator import EmulatorHandle, start_emulator
@@ -103,17 +102,7 @@ def run_operator(emu: EmulatorHandle, lines: list[str], workdir: Path) -> dict[s
 
 
 def _login(emu: EmulatorHandle) -> Salesforce:
-    http = requests.Session()
-    http.trust_env = False
-    http.verify = emu.ca_path
-    session_id, instance = SalesforceLogin(
-        username=emu.username,
-        password=emu.password,
-        security_token=emu.security_token,
-        scratch_url=emu.base_url,
-        session=http,
-    )
-    return Salesforce(session_id=session_id, instance=instance, session=http)
+    return emu.simple_salesforce()  # type: ignore[no-any-return]
 
 
 def _with_defaults(fields: dict[str, Any], sobject: str) -> dict[str, Any]:

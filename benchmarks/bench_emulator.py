@@ -9,9 +9,6 @@ import sys
 import tempfile
 import time
 
-import requests
-from simple_salesforce import Salesforce, SalesforceLogin
-
 from airflow_provider_rudder_sf.emulator import start_emulator
 
 
@@ -22,17 +19,7 @@ def main(n: int = 100_000) -> None:
         ids = emu.seed("Lead", records)
         print(f"seed {len(ids)} leads: {time.perf_counter() - started:.2f} s")
 
-        http = requests.Session()
-        http.trust_env = False
-        http.verify = emu.ca_path
-        sid, instance = SalesforceLogin(
-            username=emu.username,
-            password=emu.password,
-            security_token=emu.security_token,
-            scratch_url=emu.base_url,
-            session=http,
-        )
-        sf = Salesforce(session_id=sid, instance=instance, session=http)
+        sf = emu.simple_salesforce()
 
         started = time.perf_counter()
         count = sum(1 for _ in sf.query_all_iter("SELECT Id, Email FROM Lead"))

@@ -66,6 +66,22 @@ class EmulatorHandle:
         http.verify = self.ca_path
         return http
 
+    def simple_salesforce(self, session: requests.Session | None = None, version: str = "59.0") -> Any:
+        """A ``simple_salesforce.Salesforce`` client logged in to the emulator by SOAP, as user code would be."""
+        from simple_salesforce.api import Salesforce  # only when asked for: keeps this module light
+        from simple_salesforce.login import SalesforceLogin
+
+        http = session or self.session()
+        session_id, instance = SalesforceLogin(
+            username=self.username,
+            password=self.password,
+            security_token=self.security_token,
+            scratch_url=self.base_url,
+            session=http,
+            sf_version=version,
+        )
+        return Salesforce(session_id=session_id, instance=instance, session=http, version=version)
+
     # -- admin API --
     def _admin(self, method: str, path: str, payload: Any = None) -> Any:
         if self._http is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from simple_salesforce import Salesforce, SalesforceLogin
+from simple_salesforce import Salesforce
 
 from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
 
@@ -12,16 +12,7 @@ VERSION = "59.0"
 
 
 def login(emu: EmulatorHandle, session: requests.Session | None = None) -> Salesforce:
-    http = session or emu.session()
-    sid, instance = SalesforceLogin(
-        username=emu.username,
-        password=emu.password,
-        security_token=emu.security_token,
-        scratch_url=emu.base_url,
-        session=http,
-        sf_version=VERSION,
-    )
-    return Salesforce(session_id=sid, instance=instance, session=http, version=VERSION)
+    return emu.simple_salesforce(session, VERSION)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
