@@ -193,11 +193,7 @@ class FieldTable:
 
     sobject: str
     route: Mapping[str, Route]
-    sole: Mapping[str, str]
-    direct: Mapping[str, tuple[Source, ...]]
-    nested: Mapping[str, Mapping[str, tuple[Source, ...]]]
     system: Mapping[str, str]
-    not_copied: frozenset[str]
     required_on_create: tuple[str, ...]
 
 
@@ -215,9 +211,7 @@ def compile_table(
                 nested.setdefault(parent, {}).setdefault(child, []).append((field_name, rank, transform))
             else:
                 direct.setdefault(parent, []).append((field_name, rank, transform))
-    source_counts: dict[str, int] = {}
-    for field_name, keys in rows:
-        source_counts[field_name] = len(keys)
+    source_counts = {field_name: len(keys) for field_name, keys in rows}
     # Trait keys that are the only source of their field and need no transform: the fast path of mapping.
     sole = {
         key: sources[0][0]
@@ -241,13 +235,7 @@ def compile_table(
     return FieldTable(
         sobject=sobject,
         route=route,  # a plain dict: read on the hot path, never mutated after this
-        sole=MappingProxyType(sole),
-        direct=MappingProxyType({k: tuple(v) for k, v in direct.items()}),
-        nested=MappingProxyType(
-            {p: MappingProxyType({c: tuple(v) for c, v in children.items()}) for p, children in nested.items()}
-        ),
         system=system,
-        not_copied=not_copied,
         required_on_create=required_on_create,
     )
 
