@@ -21,14 +21,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from airflow_provider_rudder_sf.mapping.model import Rejected
+from airflow_provider_rudder_sf.mapping.model import STAGES, Rejected, Stage
 from airflow_provider_rudder_sf.sources.files import has_scheme, resolve_files
 from airflow_provider_rudder_sf.sources.records import SourceReadError, iter_lines
 
 log = logging.getLogger(__name__)
 
-Stage = Literal["parse", "validate", "salesforce"]
-STAGES: frozenset[str] = frozenset({"parse", "validate", "salesforce"})
 DEAD_LETTER_PATTERNS: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -21,7 +21,10 @@ from airflow_provider_rudder_sf.mapping.options import MappingOptions
 Classified = IdentifyEvent | Ignored | Rejected
 
 _TARGET_PREFIX = "Salesforce-"
+# rETL / Visual Data Mapper entries name the destination definition, matched case-insensitively (design.md section 8).
+_RETL_PREFIXES = ("salesforce_oauth_sandbox-", "salesforce_oauth-", "salesforce-")
 _MAX_EMAIL_LENGTH = 80
+_MAX_TIMESTAMP_LENGTH = 64  # the lenient parser is slow on long text: a 1 MiB "timestamp" cost seconds
 _TIMESTAMP_KEYS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 
 
@@ -60,7 +63,10 @@ def classify(raw: object, seq: int, options: MappingOptions, decode: Decode = de
         return Rejected(raw, "parse", "not_an_object", f"The event is a JSON {_kind(event)}, not an object.", seq)
 
     event_type = event.get("type")
-    if not isinstance(event_type, str) or event_type.strip().lower() != "identify":
+    if not isinstance(event_type, str):
+        shown = "no type" if event_type is None else f"a type that is a JSON {_kind(event_type)}"
+        return Rejected(raw, "parse", "missing_type", f"The event has {shown}, so it cannot be classified.", seq)
+    if event_type.strip().lower() != "identify":
         return Ignored(raw, "not_identify", seq)
     if not _enabled(event.get("integrations"), options.integration_key):
         return Ignored(raw, "integration_not_enabled", seq)
@@ -109,7 +115,8 @@ def _identify(raw: object, seq: int, event: dict[str, Any], options: MappingOpti
     context_traits = _object_or_empty(context.get("traits"), "context.traits")
     if context_traits:
         traits = {**context_traits, **traits}
-    targets = _targets(context.get("externalId"))
+    mapped = bool(context.get("mappedToDestination"))
+    targets = _retl_target(context.get("externalId")) if mapped else _targets(context.get("externalId"))
     email = None if targets else _lookup_email(traits, options.map_properties)
     message_id = event.get("messageId")
     return IdentifyEvent(
@@ -120,6 +127,7 @@ def _identify(raw: object, seq: int, event: dict[str, Any], options: MappingOpti
         traits=traits,
         email=email,
         targets=targets,
+        mapped=mapped,
     )
 
 
@@ -166,6 +174,49 @@ def _targets(external_ids: object) -> tuple[Target, ...]:
     return tuple(targets)
 
 
+def _retl_target(external_ids: object) -> tuple[Target]:
+    """``context.externalId[0] = {type: "Salesforce-<Object>", id, identifierType}``: the only entry rETL uses."""
+    entry = external_ids[0] if isinstance(external_ids, list) and external_ids else None
+    if not isinstance(entry, dict):
+        raise _BadInput(
+            "invalid_external_id", "An rETL event needs context.externalId[0] with type, id and identifierType."
+        )
+    entry_type, value, identifier = entry.get("type"), entry.get("id"), entry.get("identifierType")
+    if not isinstance(entry_type, str) or value in (None, "") or not isinstance(identifier, str) or not identifier:
+        raise _BadInput("invalid_external_id", "context.externalId[0] must have a type, an id and an identifierType.")
+    lowered = entry_type.lower()
+    prefix = next((p for p in _RETL_PREFIXES if lowered.startswith(p)), None)
+    if prefix is None:
+        raise _BadInput(
+            "invalid_external_id",
+            f"context.externalId[0].type {_short(entry_type)!r} is not Salesforce-<Object> "
+            "(or SALESFORCE_OAUTH-<Object>).",
+        )
+    sobject = entry_type[len(prefix) :]
+    if not is_api_name(sobject):
+        raise _BadInput(
+            "invalid_object_name",
+            f"context.externalId[0] names object {_short(sobject)!r}, which is not a valid Salesforce API name.",
+        )
+    if identifier.lower() == "id":
+        if not is_record_id(value):
+            raise _BadInput(
+                "invalid_record_id",
+                f"context.externalId[0].id {_short(str(value))!r} is not a 15- or 18-character Salesforce id.",
+            )
+        return (Target(sobject, value),)
+    if not is_api_name(identifier):
+        raise _BadInput(
+            "invalid_external_id",
+            f"context.externalId[0].identifierType {_short(identifier)!r} is not a Salesforce field name.",
+        )
+    if type(value) not in (str, int, float) or (type(value) is str and len(value) > 255):
+        raise _BadInput(
+            "invalid_external_id", "context.externalId[0].id must be a text of at most 255 characters or a number."
+        )
+    return (Target(sobject, None, identifier, value),)
+
+
 def _lookup_email(traits: dict[str, Any], map_properties: bool) -> str:
     value = traits.get("email")
     if value is None and not map_properties:
@@ -174,8 +225,8 @@ def _lookup_email(traits: dict[str, Any], map_properties: bool) -> str:
         raise _BadInput("missing_email", "The event has no email trait, which the Lead look-up needs.")
     if (
         not isinstance(value, str)
-        or "@" not in value
         or len(value) > _MAX_EMAIL_LENGTH
+        or "@" not in value
         or _NOT_IN_EMAIL.search(value) is not None
     ):
         raise _BadInput(
@@ -194,6 +245,8 @@ def _timestamp(event: dict[str, Any]) -> float:
             continue
         if not isinstance(value, str):
             raise _BadInput("invalid_timestamp", f"{key} is a JSON {_kind(value)}, not an ISO 8601 string.")
+        if len(value) > _MAX_TIMESTAMP_LENGTH:
+            raise _BadInput("invalid_timestamp", f"{key} is {len(value):,} characters long, not an ISO 8601 time.")
         return _parse_time(key, value)
     return 0.0
 

@@ -18,7 +18,6 @@ from typing import Any
 Row = tuple[str, tuple[str, ...]]
 
 LEAD_ROWS: tuple[Row, ...] = (
-    ("Accuracy", ("address.accuracy", "accuracy")),
     ("AnnualRevenue", ("company.annualRevenue",)),
     ("City", ("address.city", "city")),
     ("Company", ("company.name", "company")),
@@ -33,7 +32,9 @@ LEAD_ROWS: tuple[Row, ...] = (
     ("EmailBouncedReason", ("emailBouncedReason",)),
     ("Fax", ("fax",)),
     ("FirstName", ("firstName", "name|first_word")),
-    ("GeocodeAccuracy", ("geocodeAccuracy",)),
+    # RudderStack's table maps address.accuracy/accuracy to "Accuracy", a field Salesforce does not have (design
+    # rule 4): they feed the real address-accuracy picklist instead, after geocodeAccuracy.
+    ("GeocodeAccuracy", ("geocodeAccuracy", "address.accuracy", "accuracy")),
     ("HasOptedOutOfEmail", ("hasOptedOutOfEmail",)),
     ("HasOptedOutOfFax", ("hasOptedOutOfFax",)),
     ("IndividualId", ("individualId",)),

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-Stage = Literal["parse", "validate", "salesforce"]
+from airflow_provider_rudder_sf.mapping.coerce import FieldIssue
+
+Stage = Literal["parse", "validate", "schema", "salesforce"]
+STAGES: frozenset[str] = frozenset({"parse", "validate", "schema", "salesforce"})
 Operation = Literal["create", "update", "upsert"]
 JSONValue = Any
 
@@ -26,6 +29,7 @@ class Rejected(NamedTuple):
     code: str
     reason: str
     seq: int = -1
+    fields: tuple[FieldIssue, ...] = ()
 
 
 class Ignored(NamedTuple):
@@ -37,10 +41,16 @@ class Ignored(NamedTuple):
 
 
 class Target(NamedTuple):
-    """One ``context.externalId`` entry of type ``Salesforce-<Object>``: update ``record_id``, or create if None."""
+    """One ``context.externalId`` entry of type ``Salesforce-<Object>``: update ``record_id``, or create if None.
+
+    A RudderStack rETL entry whose ``identifierType`` names a field sets ``match_field``/``match_value``: find the
+    record whose field holds the value, update it, or create it with the value set.
+    """
 
     sobject: str
     record_id: str | None
+    match_field: str | None = None
+    match_value: Any = None
 
 
 class IdentifyEvent(NamedTuple):
@@ -53,6 +63,7 @@ class IdentifyEvent(NamedTuple):
     traits: Mapping[str, JSONValue]
     email: str | None
     targets: tuple[Target, ...]
+    mapped: bool = False  # context.mappedToDestination (rETL): traits are field names already, sent as they are
 
 
 class LeadMatch(NamedTuple):
@@ -77,14 +88,21 @@ class Write(NamedTuple):
     record_id: str | None
     fields: Mapping[str, JSONValue]
     sources: tuple[int, ...]
-    natural_key: tuple[str, str] | None = None
+    natural_key: tuple[str, Any] | None = None
     external_id_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What to send, what was refused while planning, and which read-only fields were recognised and dropped."""
+    """What to send, what was refused while planning, and which read-only fields were recognised and dropped.
+
+    ``field_issues`` holds, per event (``seq``), the fields skipped under ``on_field_error="skip"``;
+    ``schema_issues`` and ``coercions`` count events per ``(sObject, field, code or coercion)`` for reports.
+    """
 
     writes: tuple[Write, ...]
     rejected: tuple[Rejected, ...]
     dropped_system_fields: Mapping[str, int] = field(default_factory=dict)
+    field_issues: Mapping[int, tuple[FieldIssue, ...]] = field(default_factory=dict)
+    schema_issues: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    coercions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)

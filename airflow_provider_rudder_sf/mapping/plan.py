@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from airflow_provider_rudder_sf.mapping.check import FieldChecker, issues_reason
+from airflow_provider_rudder_sf.mapping.coerce import FieldIssue, identifier_key
 from airflow_provider_rudder_sf.mapping.fields import CREATE_DEFAULT, TABLES
 from airflow_provider_rudder_sf.mapping.model import (
     IdentifyEvent,
@@ -18,11 +20,13 @@ from airflow_provider_rudder_sf.mapping.model import (
     Operation,
     Plan,
     Rejected,
+    Stage,
     Target,
     Write,
 )
 from airflow_provider_rudder_sf.mapping.names import record_key_id
 from airflow_provider_rudder_sf.mapping.options import MappingOptions
+from airflow_provider_rudder_sf.mapping.schema import ObjectSchema
 from airflow_provider_rudder_sf.mapping.traits import MappingError, map_traits
 
 
@@ -33,14 +37,18 @@ class _Resolved(NamedTuple):
     sobject: str
     operation: Operation
     record_id: str | None
-    natural_key: tuple[str, str] | None = None
+    natural_key: tuple[str, Any] | None = None
     external_id: tuple[str, str] | None = None
+    identifier: tuple[str, Any] | None = None  # rETL: the identifier field and value, always sent
 
 
 def record_key(event: IdentifyEvent) -> str:
     """A stable key for the record an event is mainly about: used to shard a run so no two shards share it."""
     if event.targets:
         target = event.targets[0]
+        if target.match_field is not None:
+            # Text identifiers compare case-insensitively in Salesforce: both spellings must land in one shard.
+            return f"{target.sobject.lower()}:{target.match_field.lower()}:{str(target.match_value).lower()}"
         return f"{target.sobject}:{target.record_id or event.message_id or event.seq}"
     return f"lead-email:{event.email}"
 
@@ -50,89 +58,239 @@ def shard_of(key: str, shards: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % shards
 
 
-def lead_emails(events: Iterable[IdentifyEvent]) -> set[str]:
+def lead_emails(events: Iterable[IdentifyEvent], options: MappingOptions | None = None) -> set[str]:
     """The e-mails to look up: those of events that follow the Lead path (no Salesforce externalId)."""
+    if options is not None and not options.allows("Lead"):
+        return set()
     return {event.email for event in events if not event.targets and event.email is not None}
+
+
+def match_requests(events: Iterable[IdentifyEvent]) -> dict[tuple[str, str], list[Any]]:
+    """The rETL look-ups to make: ``(sObject, identifier field)`` -> identifier values, in first-seen order."""
+    wanted: dict[tuple[str, str], list[Any]] = {}
+    for event in events:
+        for target in event.targets:
+            if target.match_field is not None:
+                wanted.setdefault((target.sobject, target.match_field), []).append(target.match_value)
+    return wanted
+
+
+def target_objects(events: Iterable[IdentifyEvent], options: MappingOptions) -> set[str]:
+    """The sObjects a run may write (as the events spell them): their describes are read before planning."""
+    objects: set[str] = set()
+    for event in events:
+        if event.targets:
+            objects.update(target.sobject for target in event.targets)
+        else:
+            objects.add("Lead")
+            if options.use_contact_id:
+                objects.add("Contact")
+    return objects
+
+
+Matches = Mapping[tuple[str, str], Mapping[str, Sequence[str]]]
 
 
 def build_plan(
     events: Iterable[IdentifyEvent],
     lead_matches: Mapping[str, Sequence[LeadMatch]],
     options: MappingOptions,
+    *,
+    record_matches: Matches | None = None,
+    schemas: Mapping[str, ObjectSchema | None] | None = None,
 ) -> Plan:
-    """``lead_matches`` maps lower-cased e-mail to the Leads found for it (absent: none found)."""
-    groups: dict[str, tuple[_Resolved, list[tuple[float, int, Mapping[str, Any]]]]] = {}
-    rejected: list[Rejected] = []
-    dropped: Counter[str] = Counter()
+    """``lead_matches`` maps lower-cased e-mail to the Leads found for it (absent: none found).
 
+    ``record_matches`` maps ``(sObject, field)`` (lower-cased) to :func:`identifier_key` -> ids, from the rETL
+    look-ups. ``schemas`` maps lower-cased sObject names to the org's schema (None: the org has no such object);
+    without ``schemas`` nothing is checked against an org (the pure tests).
+    """
+    planner = _Planner(lead_matches, options, record_matches or {}, schemas)
     for event in events:
-        resolved = _resolve(event, lead_matches, options)
-        if isinstance(resolved, Rejected):
-            rejected.append(resolved)
-            continue
-        mapped_parts = []
-        for target in resolved:
-            mapped = map_traits(event.traits, target.sobject, map_properties=options.map_properties)
-            if isinstance(mapped, MappingError):
-                rejected.append(Rejected(event.raw, "validate", mapped.code, mapped.reason, event.seq))
-                break
-            mapped_parts.append((target, mapped))
-        else:
-            for target, mapped in mapped_parts:
-                dropped.update(mapped.dropped_system_fields)
-                group = groups.setdefault(target.key, (target, []))
-                group[1].append((event.timestamp, event.seq, mapped.fields))
+        planner.add(event)
+    return planner.plan()
 
-    writes = tuple(_fold(target, parts) for target, parts in groups.values())
-    return Plan(writes=writes, rejected=tuple(rejected), dropped_system_fields=dict(dropped))
+
+class _Planner:
+    def __init__(
+        self,
+        lead_matches: Mapping[str, Sequence[LeadMatch]],
+        options: MappingOptions,
+        record_matches: Matches,
+        schemas: Mapping[str, ObjectSchema | None] | None,
+    ) -> None:
+        self.lead_matches = lead_matches
+        self.options = options
+        self.record_matches = record_matches
+        self.schemas = schemas
+        self.groups: dict[str, tuple[_Resolved, list[tuple[float, int, Mapping[str, Any]]]]] = {}
+        self.rejected: list[Rejected] = []
+        self.dropped: Counter[str] = Counter()
+        self.field_issues: dict[int, tuple[FieldIssue, ...]] = {}
+        self.schema_issues: Counter[tuple[str, str, str]] = Counter()
+        self.coercions: Counter[tuple[str, str, str]] = Counter()
+        self.checkers: dict[tuple[str, Operation], FieldChecker] = {}
+
+    def plan(self) -> Plan:
+        writes = tuple(_fold(target, parts) for target, parts in self.groups.values())
+        return Plan(
+            writes=writes,
+            rejected=tuple(self.rejected),
+            dropped_system_fields=dict(self.dropped),
+            field_issues=self.field_issues,
+            schema_issues=dict(self.schema_issues),
+            coercions=dict(self.coercions),
+        )
+
+    def add(self, event: IdentifyEvent) -> None:
+        resolved = _resolve(event, self.lead_matches, self.options, self.record_matches, self.schemas)
+        if isinstance(resolved, Rejected):
+            self.rejected.append(resolved)
+            return
+        parts: list[tuple[_Resolved, Mapping[str, Any], tuple[str, ...]]] = []
+        issues: list[FieldIssue] = []
+        coercions: set[tuple[str, str, str]] = set()
+        for target in resolved:
+            mapped = map_traits(
+                event.traits,
+                target.sobject,
+                map_properties=self.options.map_properties and not event.mapped,
+                explicit=self.options.explicit_for(target.sobject),
+            )
+            if isinstance(mapped, MappingError):
+                self.rejected.append(Rejected(event.raw, "validate", mapped.code, mapped.reason, event.seq))
+                return
+            fields, explicit = mapped.fields, mapped.explicit
+            if target.identifier is not None:
+                fields = {**fields, target.identifier[0]: target.identifier[1]}
+                explicit = (*explicit, target.identifier[0])
+            checker = self._checker(target)
+            if checker is not None:
+                checked = checker.check(fields, explicit)
+                fields = checked.fields
+                issues.extend(checked.issues)
+                coercions.update((target.sobject, name, how) for name, how in checked.coercions)
+            parts.append((target, fields, mapped.dropped_system_fields))
+        for issue in issues:
+            self.schema_issues[(issue.sobject, issue.field, issue.code)] += 1
+        if issues and self.options.on_field_error == "reject":
+            unique = tuple(dict.fromkeys(issues))
+            self.rejected.append(Rejected(event.raw, "schema", "field_error", issues_reason(unique), event.seq, unique))
+            return
+        self.coercions.update(coercions)
+        if issues:
+            self.field_issues[event.seq] = tuple(dict.fromkeys(issues))
+        for target, fields, dropped in parts:
+            self.dropped.update(dropped)
+            group = self.groups.setdefault(target.key, (target, []))
+            group[1].append((event.timestamp, event.seq, fields))
+
+    def _checker(self, target: _Resolved) -> FieldChecker | None:
+        if self.schemas is None:
+            return None
+        key = (target.sobject.lower(), target.operation)
+        checker = self.checkers.get(key)
+        if checker is None:
+            schema = self.schemas.get(target.sobject.lower())
+            if schema is None:
+                return None  # _resolve already rejected events for objects the org does not have
+            checker = FieldChecker(
+                schema,
+                target.operation,
+                protected=self.options.protected_fields,
+                truncate_text=self.options.truncate_text,
+            )
+            self.checkers[key] = checker
+        return checker
 
 
 def _resolve(
-    event: IdentifyEvent, lead_matches: Mapping[str, Sequence[LeadMatch]], options: MappingOptions
+    event: IdentifyEvent,
+    lead_matches: Mapping[str, Sequence[LeadMatch]],
+    options: MappingOptions,
+    record_matches: Matches,
+    schemas: Mapping[str, ObjectSchema | None] | None,
 ) -> tuple[_Resolved, ...] | Rejected:
     if event.targets:
-        return tuple(_external_target(event, target, options) for target in event.targets)
+        resolved = []
+        for target in event.targets:
+            sobject = _canonical(target.sobject, schemas)
+            if sobject is None:
+                return _reject(
+                    event,
+                    "schema",
+                    "unknown_object",
+                    f"The org has no object {target.sobject} (or the integration user cannot see it).",
+                )
+            if not options.allows(sobject):
+                return _not_allowed(event, sobject)
+            one = _external_target(event, target._replace(sobject=sobject), options, record_matches, schemas)
+            if isinstance(one, Rejected):
+                return one
+            resolved.append(one)
+        return tuple(resolved)
+    if not options.allows("Lead"):
+        return _not_allowed(event, "Lead")
+    if schemas is not None and schemas.get("lead") is None:
+        return _reject(event, "schema", "unknown_object", "The integration user cannot see the Lead object.")
     assert event.email is not None  # classify() rejects Lead-path events without one
     matches = lead_matches.get(event.email, ())
     if not matches:
         return (_Resolved(f"Lead:email:{event.email}", "Lead", "create", None, natural_key=("Email", event.email)),)
     if len(matches) > 1:
-        return Rejected(
-            event.raw,
+        return _reject(
+            event,
             "validate",
             "ambiguous_match",
             f"{len(matches)} Leads have this email, so the event cannot be matched to one of them.",
-            event.seq,
         )
     (match,) = matches
     if not match.is_converted:
         return (_Resolved(f"Lead:{record_key_id(match.id)}", "Lead", "update", match.id),)
     if not options.use_contact_id:
-        return Rejected(
-            event.raw,
+        return _reject(
+            event,
             "validate",
             "lead_converted",
             "The Lead with this email is converted and Salesforce refuses updates to converted Leads; "
             "set use_contact_id=True to update its Contact instead.",
-            event.seq,
         )
     if not match.converted_contact_id:
-        return Rejected(
-            event.raw,
+        return _reject(
+            event,
             "validate",
             "converted_contact_missing",
             "The Lead with this email is converted but has no ConvertedContactId to update.",
-            event.seq,
         )
+    if not options.allows("Contact"):
+        return _not_allowed(event, "Contact")
+    if schemas is not None and schemas.get("contact") is None:
+        return _reject(event, "schema", "unknown_object", "The integration user cannot see the Contact object.")
     contact_id = match.converted_contact_id
     return (_Resolved(f"Contact:{record_key_id(contact_id)}", "Contact", "update", contact_id),)
 
 
-def _external_target(event: IdentifyEvent, target: Target, options: MappingOptions) -> _Resolved:
+def _canonical(sobject: str, schemas: Mapping[str, ObjectSchema | None] | None) -> str | None:
+    """The org's spelling of an object name (Salesforce names are case-insensitive); None if the org lacks it."""
+    if schemas is None:
+        return sobject
+    schema = schemas.get(sobject.lower())
+    return schema.name or sobject if schema is not None else None
+
+
+def _external_target(
+    event: IdentifyEvent,
+    target: Target,
+    options: MappingOptions,
+    record_matches: Matches,
+    schemas: Mapping[str, ObjectSchema | None] | None,
+) -> _Resolved | Rejected:
     if target.record_id is not None:
         return _Resolved(
             f"{target.sobject}:{record_key_id(target.record_id)}", target.sobject, "update", target.record_id
         )
+    if target.match_field is not None:
+        return _matched_target(event, target, record_matches, schemas)
     if options.external_id_field and event.message_id:
         return _Resolved(
             f"{target.sobject}:{options.external_id_field}:{event.message_id}",
@@ -142,6 +300,63 @@ def _external_target(event: IdentifyEvent, target: Target, options: MappingOptio
             external_id=(options.external_id_field, event.message_id),
         )
     return _Resolved(f"{target.sobject}:new:{event.seq}", target.sobject, "create", None)
+
+
+def _matched_target(
+    event: IdentifyEvent,
+    target: Target,
+    record_matches: Matches,
+    schemas: Mapping[str, ObjectSchema | None] | None,
+) -> _Resolved | Rejected:
+    """rETL: update the one record whose identifier field holds the value, or create it with the value set."""
+    sobject, field, value = target.sobject, str(target.match_field), target.match_value
+    numeric = False
+    schema = schemas.get(sobject.lower()) if schemas is not None else None
+    if schema is not None:
+        spec = schema.field(field)
+        if spec is None:
+            return _reject(
+                event,
+                "schema",
+                "field_error",
+                f"The identifier field {sobject}.{field} does not exist or the integration user cannot see it.",
+            )
+        field, numeric = spec.name, spec.numeric
+    key = identifier_key(value, numeric=numeric)
+    if key is None:
+        return _reject(
+            event,
+            "validate",
+            "invalid_external_id",
+            f"context.externalId[0].id cannot be compared with the {'number' if numeric else 'text'} field "
+            f"{sobject}.{field}.",
+        )
+    ids = record_matches.get((sobject.lower(), field.lower()), {}).get(key, ())
+    if len(ids) > 1:
+        return _reject(
+            event,
+            "validate",
+            "ambiguous_match",
+            f"{len(ids)} {sobject} records have this {field}, so the event cannot be matched to one of them.",
+        )
+    if ids:
+        return _Resolved(f"{sobject}:{record_key_id(ids[0])}", sobject, "update", ids[0], identifier=(field, value))
+    return _Resolved(
+        f"{sobject}:{field}:{key}", sobject, "create", None, natural_key=(field, value), identifier=(field, value)
+    )
+
+
+def _reject(event: IdentifyEvent, stage: Stage, code: str, reason: str) -> Rejected:
+    return Rejected(event.raw, stage, code, reason, event.seq)
+
+
+def _not_allowed(event: IdentifyEvent, sobject: str) -> Rejected:
+    return _reject(
+        event,
+        "validate",
+        "object_not_allowed",
+        f"The event targets {sobject}, which is not in allowed_objects; nothing was sent.",
+    )
 
 
 def _fold(target: _Resolved, parts: list[tuple[float, int, Mapping[str, Any]]]) -> Write:

@@ -28,10 +28,12 @@ _UNRANKED = 1 << 30  # exact types: decoded JSON never holds subclasses, and a s
 
 
 class Mapped(NamedTuple):
-    """Field values for one record, and the read-only fields the traits named but that are never sent."""
+    """Field values for one record, the read-only fields the traits named but that are never sent, and the fields
+    set through an explicit ``field_map`` (which may write protected fields)."""
 
     fields: Mapping[str, Any]
     dropped_system_fields: tuple[str, ...]
+    explicit: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +42,58 @@ class MappingError:
     reason: str
 
 
-def map_traits(traits: Mapping[str, Any], sobject: str, *, map_properties: bool) -> Mapped | MappingError:
-    """Lead and Contact go through their tables when ``map_properties``; anything else goes as it is."""
+def map_traits(
+    traits: Mapping[str, Any],
+    sobject: str,
+    *,
+    map_properties: bool,
+    explicit: Mapping[str, str] | None = None,
+) -> Mapped | MappingError:
+    """Lead and Contact go through their tables when ``map_properties``; anything else goes as it is.
+
+    ``explicit`` (one object's ``field_map``: trait path -> field) wins over both: each path's value goes to its
+    field, and the path is no longer read by the table or copied as ``<key>__c``.
+    """
+    picked: dict[str, Any] = {}
+    if explicit:
+        traits, picked = _take_explicit(traits, explicit)
     table = TABLES.get(sobject)
     if table is not None and map_properties:
-        return _map_with_table(traits, table)
-    return _as_is(traits, table.system.values() if table is not None else ())
+        mapped = _map_with_table(traits, table)
+    else:
+        mapped = _as_is(traits, table.system.values() if table is not None else ())
+    if not picked or isinstance(mapped, MappingError):
+        return mapped
+    return Mapped({**mapped.fields, **picked}, mapped.dropped_system_fields, tuple(picked))
+
+
+def _take_explicit(traits: Mapping[str, Any], explicit: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split off the values of the explicit paths; returns the remaining traits and ``{field: value}``."""
+    rest: dict[str, Any] = dict(traits)
+    picked: dict[str, Any] = {}
+    for path, target in explicit.items():
+        value = _pop_path(rest, path.split("."))
+        if value is None or value == "":
+            continue
+        if type(value) not in _SCALAR_TYPES:
+            value = _as_json_text(value)
+            if value is None:
+                continue
+        picked[target] = value
+    return rest, picked
+
+
+def _pop_path(container: dict[str, Any], parts: list[str]) -> Any:
+    """Remove and return the value at ``parts`` (copying the objects on the way, never mutating the event)."""
+    head = parts[0]
+    if len(parts) == 1:
+        return container.pop(head, None)
+    child = container.get(head)
+    if type(child) is not dict:
+        return None
+    copy = dict(child)
+    container[head] = copy
+    return _pop_path(copy, parts[1:])
 
 
 def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | MappingError:

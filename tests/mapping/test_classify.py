@@ -26,8 +26,6 @@ def test_identify_with_salesforce_enabled_is_eligible(integrations):
     ("event", "reason"),
     [
         ({"type": "track", "integrations": {"Salesforce": True}}, "not_identify"),
-        ({"type": 7, "integrations": {"Salesforce": True}}, "not_identify"),
-        ({"integrations": {"Salesforce": True}}, "not_identify"),
         ({"type": "identify"}, "integration_not_enabled"),
         ({"type": "identify", "integrations": {"Salesforce": False}}, "integration_not_enabled"),
         ({"type": "identify", "integrations": {"Salesforce": {}}}, "integration_not_enabled"),
@@ -39,6 +37,22 @@ def test_identify_with_salesforce_enabled_is_eligible(integrations):
 def test_other_events_are_ignored_with_a_reason_not_rejected(event, reason):
     outcome = classify(event, 3, OPTIONS)
     assert outcome == Ignored(event, reason, 3)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"integrations": {"Salesforce": True}, "traits": {"email": "a@x.io"}},
+        {"type": None, "integrations": {"Salesforce": True}},
+        {"type": 7, "integrations": {"Salesforce": True}},
+        {"type": ["identify"], "integrations": {"Salesforce": True}},
+    ],
+)
+def test_an_event_without_a_string_type_is_malformed_not_ignored(event):
+    """design.md rule 1: a missing or non-string type is a dead letter, never silently ignored."""
+    outcome = classify(event, 3, OPTIONS)
+    assert isinstance(outcome, Rejected)
+    assert (outcome.stage, outcome.code, outcome.seq) == ("parse", "missing_type", 3)
 
 
 def test_type_is_matched_case_insensitively_like_rudder_server():

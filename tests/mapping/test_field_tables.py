@@ -13,8 +13,6 @@ EMAIL = "ada@example.com"
 
 # (Salesforce field, traits, expected value). One case per table row and per fallback source.
 LEAD_CASES = [
-    ("Accuracy", {"address": {"accuracy": "Address"}}, "Address"),
-    ("Accuracy", {"accuracy": "Zip"}, "Zip"),
     ("AnnualRevenue", {"company": {"annualRevenue": 1000000}}, 1000000),
     ("City", {"address": {"city": "Berlin"}}, "Berlin"),
     ("City", {"city": "Paris"}, "Paris"),
@@ -36,6 +34,9 @@ LEAD_CASES = [
     ("FirstName", {"firstName": "Ada"}, "Ada"),
     ("FirstName", {"name": "Grace Brewster Hopper"}, "Grace"),
     ("GeocodeAccuracy", {"geocodeAccuracy": "Street"}, "Street"),
+    # RudderStack's documented "Accuracy" row names no Salesforce field: its keys feed GeocodeAccuracy.
+    ("GeocodeAccuracy", {"address": {"accuracy": "Address"}}, "Address"),
+    ("GeocodeAccuracy", {"accuracy": "Zip"}, "Zip"),
     ("HasOptedOutOfEmail", {"hasOptedOutOfEmail": True}, True),
     ("HasOptedOutOfFax", {"hasOptedOutOfFax": False}, False),
     ("IndividualId", {"individualId": "0PKxx0000000001"}, "0PKxx0000000001"),
@@ -151,6 +152,16 @@ def test_contact_row_for_a_converted_lead(field, traits, expected):
         [identify({"email": EMAIL, **traits})], matches=CONVERTED, options=MappingOptions(use_contact_id=True)
     )
     assert fields[field] == expected
+
+
+def test_accuracy_is_never_sent_and_geocode_accuracy_wins_over_its_fallbacks():
+    fields = only_write_fields(
+        [identify({"email": EMAIL, "geocodeAccuracy": "Street", "accuracy": "Zip", "address": {"accuracy": "City"}})]
+    )
+    assert "Accuracy" not in fields and "accuracy__c" not in fields
+    assert fields["GeocodeAccuracy"] == "Street"
+    fields = only_write_fields([identify({"email": EMAIL, "accuracy": "Zip", "address": {"accuracy": "City"}})])
+    assert fields["GeocodeAccuracy"] == "City"
 
 
 def test_address_object_wins_over_the_flat_key():

@@ -1,0 +1,110 @@
+"""Check one record's mapped fields against the org's schema before anything is sent (design.md section 8).
+
+A field the org lacks or hides, one the integration user cannot write for this operation, a protected field that
+did not come from ``field_map``, or a value that cannot be coerced to the field's type becomes a
+:class:`~airflow_provider_rudder_sf.mapping.coerce.FieldIssue`; the rest goes out under the org's own spelling of
+each field name. The caller applies ``on_field_error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, NamedTuple
+
+from airflow_provider_rudder_sf.mapping.coerce import Coerced, FieldIssue, coerce
+from airflow_provider_rudder_sf.mapping.model import Operation
+from airflow_provider_rudder_sf.mapping.schema import FieldSchema, ObjectSchema
+
+
+class Checked(NamedTuple):
+    """The fields to send, the fields left out with why, and the coercions applied as ``(field, coercion)``."""
+
+    fields: dict[str, Any]
+    issues: tuple[FieldIssue, ...]
+    coercions: tuple[tuple[str, str], ...]
+
+
+class FieldChecker:
+    """Checks records of one object for one operation; resolves each field name once per run (a dict hit after)."""
+
+    def __init__(
+        self,
+        schema: ObjectSchema,
+        operation: Operation,
+        *,
+        protected: Collection[str] = (),
+        truncate_text: bool = False,
+    ) -> None:
+        self.schema = schema
+        self.sobject = schema.name
+        self.operation = operation
+        self.protected = frozenset(name.lower() for name in protected)
+        self.truncate_text = truncate_text
+        self._resolved: dict[str, FieldSchema | FieldIssue] = {}
+
+    def check(self, fields: Mapping[str, Any], explicit: Collection[str] = ()) -> Checked:
+        kept: dict[str, Any] = {}
+        issues: list[FieldIssue] = []
+        coercions: list[tuple[str, str]] = []
+        for name, value in fields.items():
+            spec = self._resolved.get(name)
+            if spec is None:
+                spec = self._resolved[name] = self._resolve(name)
+            if type(spec) is FieldIssue:
+                issues.append(spec)
+                continue
+            assert isinstance(spec, FieldSchema)
+            if spec.name.lower() in self.protected and name not in explicit:
+                issues.append(_protected(self.sobject, spec.name))
+                continue
+            result = coerce(self.sobject, spec, value, truncate_text=self.truncate_text)
+            if type(result) is FieldIssue:
+                issues.append(result)
+                continue
+            assert isinstance(result, Coerced)
+            kept[spec.name] = result.value
+            if result.coercion is not None:
+                coercions.append((spec.name, result.coercion))
+        return Checked(kept, tuple(issues), tuple(coercions))
+
+    def _resolve(self, name: str) -> FieldSchema | FieldIssue:
+        spec = self.schema.field(name)
+        sobject = self.sobject
+        if spec is None:
+            return FieldIssue(
+                sobject,
+                name,
+                "missing_field",
+                f"The org has no field {name} on {sobject}, or the integration user cannot see it (field-level "
+                "security).",
+            )
+        writable = {
+            "create": spec.createable,
+            "update": spec.updateable,
+            "upsert": spec.createable and spec.updateable,
+        }[self.operation]
+        if not writable:
+            return FieldIssue(
+                sobject,
+                spec.name,
+                "read_only",
+                f"{sobject}.{spec.name} is read-only for the integration user on {self.operation}.",
+            )
+        return spec
+
+
+def _protected(sobject: str, name: str) -> FieldIssue:
+    return FieldIssue(
+        sobject,
+        name,
+        "protected_field",
+        f"{sobject}.{name} is a protected field: it is written only through an explicit field_map "
+        "(see protected_fields).",
+    )
+
+
+def issues_reason(issues: tuple[FieldIssue, ...]) -> str:
+    """One sentence for a dead letter that lists several field issues."""
+    names = ", ".join(f"{issue.sobject}.{issue.field} ({issue.code})" for issue in issues[:10])
+    more = f" and {len(issues) - 10} more" if len(issues) > 10 else ""
+    return f"The org cannot take {len(issues)} field(s): {names}{more}."
