@@ -228,7 +228,8 @@ def compile_table(
             children = {child: tuple(sources) for child, sources in nested[key].items()}
             route[key] = (NESTED, children, tuple(direct.get(key, ())) or None, system.get(key))
         elif key in direct:
-            route[key] = (DIRECT, tuple(direct[key]), system.get(key))
+            # A key the table reads (``name`` -> First/LastName) is used, not dropped: never reported as dropped.
+            route[key] = (DIRECT, tuple(direct[key]), None)
         elif key in system:
             route[key] = (SYSTEM_ONLY, system[key])
         else:

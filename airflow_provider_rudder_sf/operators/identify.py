@@ -7,8 +7,8 @@ the Asset event. What a run does is defined once, in :func:`airflow_provider_rud
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -16,8 +16,11 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_rudder_sf.deadletter import DeadLetterWriter, dead_letter_path_for_context
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
+from airflow_provider_rudder_sf.mapping.options import DEFAULT_PROTECTED_FIELDS
+from airflow_provider_rudder_sf.salesforce.errors import SalesforceLoginError
 from airflow_provider_rudder_sf.sources import open_source
 from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run_sync
+from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,9 +54,31 @@ class IdentifyToSalesforceOperator(BaseOperator):
     :param allow_missing: an ``events`` location with no files is an empty run instead of an error.
     :param storage_conn_id: connection for object-storage URLs in ``events`` and ``dead_letter``.
     :param api_reserve: share of the org's daily API allocation this task never uses (default 10%).
+    :param on_field_error: what one field the org cannot take does: ``"skip"`` writes the record without it (and
+        a ``fields_skipped`` dead-letter line for a replay once the field exists), ``"reject"`` dead-letters the
+        whole event before any request.
+    :param field_map: explicit mappings per sObject, trait path -> field API name (``{"Lead": {"plan":
+        "Plan_Tier__c"}}``); they win over the tables and are checked against the org before anything is written.
+    :param truncate_text: cut over-long text to the field's length instead of a field error.
+    :param allow_duplicate_save: let Alert-type duplicate rules save (``Sforce-Duplicate-Rule-Header``); Block rules
+        and, without it, Alert rules are dead letters with code ``duplicate_rule`` and the matching record ids.
+    :param allowed_objects: the sObjects events may write (None: any, as RudderStack documents). Identify events
+        from browser SDKs carry a public write key: set this in production.
+    :param protected_fields: fields written only through ``field_map`` (default OwnerId, RecordTypeId, AccountId).
+    :param max_line_bytes: a longer staged line is a ``line_too_long`` dead letter, never held whole in memory.
+    :param shard_index: with ``shard_count``, keep only this shard of the input (records hashed by key), so
+        ``shard_count`` mapped tasks reading the same files split them without copies.
+    :param model_object: with ``sql``, sync a warehouse model: each row becomes a RudderStack rETL event for this
+        sObject, matched on ``model_identifier_field`` by the value of ``model_identifier_column``.
     """
 
-    template_fields: Sequence[str] = ("events", "sql", "dead_letter", "salesforce_conn_id", "sql_conn_id")
+    template_fields: Sequence[str] = (
+        "events",
+        "sql",
+        "dead_letter",
+        "salesforce_conn_id",
+        "sql_conn_id",
+    )
     template_fields_renderers = {"sql": "sql"}
     ui_color = "#00A1E0"
     ui_fgcolor = "#FFFFFF"
@@ -76,6 +101,18 @@ class IdentifyToSalesforceOperator(BaseOperator):
         allow_missing: bool = False,
         storage_conn_id: str | None = None,
         api_reserve: float = 0.10,
+        on_field_error: Literal["skip", "reject"] = "skip",
+        field_map: Mapping[str, Mapping[str, str]] | None = None,
+        truncate_text: bool = False,
+        allow_duplicate_save: bool = False,
+        allowed_objects: Collection[str] | None = None,
+        protected_fields: Collection[str] = DEFAULT_PROTECTED_FIELDS,
+        max_line_bytes: int = 1_048_576,
+        shard_index: int | None = None,
+        shard_count: int | None = None,
+        model_object: str | None = None,
+        model_identifier_column: str | None = None,
+        model_identifier_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("outlets", [salesforce_asset(salesforce_conn_id)])
@@ -104,7 +141,32 @@ class IdentifyToSalesforceOperator(BaseOperator):
         self.allow_missing = allow_missing
         self.storage_conn_id = storage_conn_id
         self.api_reserve = api_reserve
-        self.options = MappingOptions(map_properties, use_contact_id, integration_key, external_id_field)
+        self.allow_duplicate_save = allow_duplicate_save
+        if max_line_bytes < 1024:
+            raise ValueError(f"max_line_bytes must be at least 1024, got {max_line_bytes!r}.")
+        self.max_line_bytes = max_line_bytes
+        if (shard_index is None) != (shard_count is None):
+            raise ValueError("Give shard_index and shard_count together (or neither).")
+        self.shard_index = shard_index
+        self.shard_count = shard_count
+        model = (model_object, model_identifier_column, model_identifier_field)
+        if any(part is not None for part in model) and (None in model or sql is None):
+            raise ValueError(
+                "A model sync needs sql with model_object, model_identifier_column and model_identifier_field."
+            )
+        self.model_object, self.model_identifier_column, self.model_identifier_field = model
+        # Validated now: a bad field_map, policy or object list is a DAG error, not a failed run.
+        self.options = MappingOptions(
+            map_properties=map_properties,
+            use_contact_id=use_contact_id,
+            integration_key=integration_key,
+            external_id_field=external_id_field,
+            on_field_error=on_field_error,
+            truncate_text=truncate_text,
+            field_map=field_map or {},
+            allowed_objects=allowed_objects,
+            protected_fields=protected_fields,
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
@@ -115,36 +177,96 @@ class IdentifyToSalesforceOperator(BaseOperator):
             json_column=self.json_column,
             allow_missing=self.allow_missing,
             conn_id=self.storage_conn_id,
+            **self._source_options(),
         )
+        if self.plan_only:
+            # A dry run changes nothing, so it must not trigger asset-scheduled DAGs: no outlets, no event.
+            self.outlets = []
+        shard = self._shard()
         self.log.info(
-            "Syncing identify events into Salesforce%s", " (dry run: nothing is written)" if self.plan_only else ""
+            "Syncing identify events into Salesforce%s%s",
+            " (dry run: nothing is written)" if self.plan_only else "",
+            f" (shard {shard[0] + 1} of {shard[1]})" if shard else "",
         )
-        if self.dead_letter:
-            location = dead_letter_path_for_context(self.dead_letter, context)
-            with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
-                summary = self._run(records, hook, dead_letters)
-        else:
-            summary = self._run(records, hook, LogOnlyDeadLetters(self.log))
+        try:
+            if self.dead_letter:
+                location = dead_letter_path_for_context(self.dead_letter, context)
+                with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
+                    check = getattr(dead_letters, "check", None)
+                    if check is not None:
+                        check()  # an unwritable location fails now, once, before any Salesforce request
+                    summary = self._run(records, hook, dead_letters)
+            else:
+                summary = self._run(records, hook, LogOnlyDeadLetters(self.log))
+        except ConfigurationError as exc:
+            raise AirflowFailException(str(exc)) from None
+        except SalesforceLoginError as exc:
+            if getattr(exc, "retryable", False):
+                raise AirflowException(str(exc)) from None
+            # A wrong password retried by Airflow would lock the user out (10 failures by default): fail once.
+            raise AirflowFailException(f"{exc} (not retried: retrying a refused login can lock the user out)") from None
+        except ValueError as exc:
+            if type(exc).__name__ == "DeadLetterLocationError":
+                raise AirflowFailException(str(exc)) from None
+            raise
         usage = hook.get_conn().api_usage
         if usage is not None:
             summary.api_calls_left, summary.api_daily_limit = usage[1] - usage[0], usage[1]
         self.log.info("Sync summary\n%s", summary.table())
+        if summary.partial:
+            self.log.warning(
+                "%d events were written without some fields the org cannot take (%s). Their fields_skipped dead "
+                "letters replay the whole events once the fields exist (rudder_sf_replay_dead_letters, stage schema).",
+                summary.partial,
+                ", ".join(sorted(summary.fields_skipped)[:10]),
+            )
         result = summary.as_dict()
         self._emit_asset_events(context, result)
         if not self.plan_only:
             self._enforce_policy(summary)
         return result
 
+    def _shard(self) -> tuple[int, int] | None:
+        if self.shard_index is None or self.shard_count is None:
+            return None
+        index, count = int(self.shard_index), int(self.shard_count)
+        if not 0 <= index < count:
+            raise ValueError(f"shard_index must be in [0, shard_count), got {index} of {count}.")
+        return index, count
+
+    def _source_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.max_line_bytes != 1_048_576:
+            options["max_line_bytes"] = self.max_line_bytes
+        if self.model_object is not None:
+            from airflow_provider_rudder_sf.sources.model import ModelSync
+
+            options["model"] = ModelSync(
+                sobject=self.model_object,
+                identifier_column=str(self.model_identifier_column),
+                identifier_field=str(self.model_identifier_field),
+                integration_key=self.integration_key,
+            )
+        return options
+
     def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
+        writer = hook.get_writer(allow_duplicate_save=self.allow_duplicate_save)
         return run_sync(
-            records, hook.get_writer(), dead_letters, options=self.options, dry_run=self.plan_only, log=self.log
+            records,
+            writer,
+            dead_letters,
+            options=self.options,
+            dry_run=self.plan_only,
+            log=self.log,
+            shard=self._shard(),
         )
 
     def _emit_asset_events(self, context: Context, result: dict[str, Any]) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None or self.plan_only:
             return
-        counts = {key: result[key] for key in ("read", "created", "updated", "failed", "dead_lettered", "api_calls")}
+        keys = ("read", "created", "updated", "failed", "dead_lettered", "partial", "fields_skipped", "api_calls")
+        counts = {key: result[key] for key in keys}
         for outlet in self.outlets:
             if isinstance(outlet, Asset) and outlet.uri.startswith("salesforce://"):
                 outlet_events[outlet].extra = counts

@@ -243,10 +243,21 @@ class SalesforceClient:
         """Sleep before retry number ``attempt`` (1-based) according to the retry policy."""
         self._sleep(self.retry.delay(attempt, self._rand))
 
-    def restful(self, path: str, *, method: str = "GET", json: Any = None, idempotent: bool = True) -> Any:
+    def restful(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        json: Any = None,
+        idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """A REST call relative to ``/services/data/vXX.X/`` (for example ``composite/sobjects``)."""
+        extra = {"headers": headers} if headers else {}
         return self.call(
-            lambda sf: sf.restful(path, method=method, json=json), name=f"{method} {path}", idempotent=idempotent
+            lambda sf: sf.restful(path, method=method, json=json, **extra),
+            name=f"{method} {path}",
+            idempotent=idempotent,
         )
 
     def query(self, soql: str) -> dict[str, Any]:

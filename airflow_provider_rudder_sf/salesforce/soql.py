@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote_plus
 
 from simple_salesforce.format import quote_soql_value
@@ -23,7 +23,9 @@ def soql_literal(value: str) -> str:
     return quote_soql_value(str(value))
 
 
-def in_clause_chunks(values: Iterable[str], *, base_length: int, max_length: int) -> Iterator[list[str]]:
+def in_clause_chunks(
+    values: Iterable[str], *, base_length: int, max_length: int, literal: Callable[[str], str] | None = None
+) -> Iterator[list[str]]:
     """Split ``values`` so that each ``... IN ('v1','v2',...)`` query URL stays within ``max_length``.
 
     ``base_length`` is the URL length for the query with an empty list. Percent-encoding works character by
@@ -32,8 +34,9 @@ def in_clause_chunks(values: Iterable[str], *, base_length: int, max_length: int
     """
     chunk: list[str] = []
     length = base_length
+    as_literal = literal or soql_literal
     for value in values:
-        cost = len(quote_plus(soql_literal(value)))
+        cost = len(quote_plus(as_literal(value)))
         if base_length + cost > max_length:
             continue
         extra = cost if not chunk else cost + 3

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_provider_rudder_sf.mapping.coerce import identifier_key
 from airflow_provider_rudder_sf.mapping.model import LeadMatch, Operation, Write
+from airflow_provider_rudder_sf.mapping.schema import ObjectSchema, object_schema
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
@@ -32,6 +34,11 @@ log = logging.getLogger(__name__)
 
 MAX_COLLECTION_SIZE = 200
 LEAD_FIELDS = "Id, Email, IsConverted, ConvertedContactId"
+DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
+# Salesforce spells the key both ways in duplicate-rule errors (REST single-record answers use the misspelling).
+_DUPLICATE_RESULT_KEYS = ("duplicateResult", "duplicateResut")
+# An object the org lacks (or hides from the user) answers its describe with one of these.
+_UNKNOWN_OBJECT_CODES = frozenset({"NOT_FOUND", "INVALID_TYPE"})
 
 WriteStatus = Literal["created", "updated", "failed"]
 StopReason = Literal["request_limit", "api_reserve", "transient", "session_expired"]
@@ -46,6 +53,7 @@ class WriteResult:
     record_id: str | None = None
     code: str | None = None
     message: str | None = None
+    duplicates: tuple[str, ...] = ()  # record ids a duplicate rule matched (code duplicate_rule)
 
     @property
     def ok(self) -> bool:
@@ -112,7 +120,12 @@ class SalesforceWriter:
     """Look-ups and writes for one run, all through one :class:`SalesforceClient`."""
 
     def __init__(
-        self, client: SalesforceClient, *, batch_size: int = MAX_COLLECTION_SIZE, lookup_chunk_bytes: int = 10_000
+        self,
+        client: SalesforceClient,
+        *,
+        batch_size: int = MAX_COLLECTION_SIZE,
+        lookup_chunk_bytes: int = 10_000,
+        allow_duplicate_save: bool = False,
     ) -> None:
         if not 1 <= batch_size <= MAX_COLLECTION_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_COLLECTION_SIZE}, got {batch_size}")
@@ -121,6 +134,36 @@ class SalesforceWriter:
         self.client = client
         self.batch_size = batch_size
         self.lookup_chunk_bytes = lookup_chunk_bytes
+        self.allow_duplicate_save = allow_duplicate_save
+        self._schemas: dict[str, ObjectSchema | None] = {}
+        self.describe_calls = 0
+
+    # -- schema ---------------------------------------------------------------------------------------------
+    def describe(self, sobject: str) -> ObjectSchema | None:
+        """The org's schema of ``sobject`` for this user, read once per writer (one run); None if it has none."""
+        key = sobject.lower()
+        if key in self._schemas:
+            return self._schemas[key]
+        check_api_name(sobject, "sObject")
+        self.describe_calls += 1
+        try:
+            body = self.client.restful(f"sobjects/{sobject}/describe")
+        except PermanentError as exc:
+            if exc.code not in _UNKNOWN_OBJECT_CODES and exc.status != 404:
+                raise
+            log.warning("Salesforce has no %s object for this user (%s)", sobject, exc.code)
+            self._schemas[key] = None
+            return None
+        schema = object_schema(body if isinstance(body, dict) else {})
+        self._schemas[key] = schema
+        log.info("Described %s: %d fields visible to the integration user", schema.name, len(schema.fields))
+        return schema
+
+    def schemas(self, sobjects: Iterable[str]) -> dict[str, ObjectSchema | None]:
+        """Describes of several objects, keyed by lower-cased name (each read at most once per run)."""
+        for sobject in sorted(set(sobjects), key=str.lower):
+            self.describe(sobject)
+        return dict(self._schemas)
 
     @property
     def api_calls(self) -> int:
@@ -131,10 +174,11 @@ class SalesforceWriter:
     def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]:
         """Leads by e-mail, case-insensitively: lower-cased e-mail → matches; e-mails not found are absent."""
         wanted = _unique_lower(e.lower() for e in emails if e)
+        asked = set(wanted)  # a set: the membership check runs once per record found
         found: dict[str, list[LeadMatch]] = {}
         for record in self._select_in(LEAD_FIELDS, "Lead", "Email", wanted):
             email = str(record.get("Email") or "").lower()
-            if email in wanted:
+            if email in asked:
                 match = LeadMatch(
                     id=str(record["Id"]),
                     is_converted=bool(record.get("IsConverted")),
@@ -158,15 +202,43 @@ class SalesforceWriter:
                 found.setdefault(key, []).append(str(record["Id"]))
         return found
 
-    def _select_in(self, select: str, sobject: str, field: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def match_records(self, sobject: str, field: str, values: Iterable[Any]) -> dict[str, tuple[str, ...]]:
+        """rETL look-up: ids of ``sobject`` records whose ``field`` holds one of ``values``, keyed by
+        :func:`~airflow_provider_rudder_sf.mapping.coerce.identifier_key` (numbers compared as numbers when the
+        describe says the field is numeric, text case-insensitively)."""
+        check_api_name(sobject, "sObject")
+        check_api_name(field, "field")
+        schema = self._schemas.get(sobject.lower())
+        spec = schema.field(field) if schema is not None else None
+        numeric = spec is not None and spec.numeric
+        field = spec.name if spec is not None else field
+        literals: dict[str, str] = {}
+        for value in values:
+            key = identifier_key(value, numeric=numeric)
+            if key is not None and key not in literals:
+                literals[key] = key[2:] if numeric else soql_literal(str(value) if type(value) is str else key[2:])
+        found: dict[str, list[str]] = {}
+        select = "Id" if field == "Id" else f"Id, {field}"
+        for record in self._select_in(select, sobject, field, list(literals.values()), quoted=True):
+            key = identifier_key(record.get(field), numeric=numeric)
+            if key in literals:
+                found.setdefault(key, []).append(str(record["Id"]))
+        log.info("%s look-up by %s: %d value(s) asked, %d found", sobject, field, len(literals), len(found))
+        return {key: tuple(ids) for key, ids in found.items()}
+
+    def _select_in(
+        self, select: str, sobject: str, field: str, values: Sequence[str], *, quoted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """``quoted``: ``values`` are SOQL literals already (numbers, or escaped strings); else strings to quote."""
         if not values:
             return
         head = f"SELECT {select} FROM {sobject} WHERE {field} IN ("
         base = self.client.query_url_length(head + ")")
-        chunks = list(in_clause_chunks(values, base_length=base, max_length=self.lookup_chunk_bytes))
+        literal = (lambda v: v) if quoted else soql_literal
+        chunks = list(in_clause_chunks(values, base_length=base, max_length=self.lookup_chunk_bytes, literal=literal))
         log.info("Querying %s by %s: %d value(s) in %d request(s)", sobject, field, len(values), len(chunks))
         for chunk in chunks:
-            soql = head + ",".join(soql_literal(v) for v in chunk) + ")"
+            soql = head + ",".join(literal(v) for v in chunk) + ")"
             yield from self.client.query_all(soql)
 
     # -- writes ---------------------------------------------------------------------------------------------
@@ -304,13 +376,16 @@ class SalesforceWriter:
                 record["Id"] = item.record_id
             records.append(record)
         body = {"allOrNone": False, "records": records}
+        headers = {DUPLICATE_RULE_HEADER: "allowSave=true"} if self.allow_duplicate_save else None
         if op == "create":
-            answer = self.client.restful("composite/sobjects", method="POST", json=body, idempotent=False)
+            answer = self.client.restful(
+                "composite/sobjects", method="POST", json=body, idempotent=False, headers=headers
+            )
         elif op == "update":
-            answer = self.client.restful("composite/sobjects", method="PATCH", json=body)
+            answer = self.client.restful("composite/sobjects", method="PATCH", json=body, headers=headers)
         else:
             path = f"composite/sobjects/{sobject}/{chunk[0].write.external_id_field}"
-            answer = self.client.restful(path, method="PATCH", json=body)
+            answer = self.client.restful(path, method="PATCH", json=body, headers=headers)
         if not isinstance(answer, list) or len(answer) != len(chunk):
             got = len(answer) if isinstance(answer, list) else type(answer).__name__
             raise PermanentError(
@@ -325,10 +400,13 @@ class SalesforceWriter:
             if item.op == "create" and item.write.natural_key is not None:
                 groups.setdefault((item.write.sobject, item.write.natural_key[0]), []).append(item)
         for (sobject, field), group in groups.items():
-            found = self.find_ids(sobject, field, [i.write.natural_key[1] for i in group if i.write.natural_key])
+            found = self.match_records(sobject, field, [i.write.natural_key[1] for i in group if i.write.natural_key])
+            schema = self._schemas.get(sobject.lower())
+            spec = schema.field(field) if schema is not None else None
+            numeric = spec is not None and spec.numeric
             for item in group:
                 assert item.write.natural_key is not None
-                ids = found.get(str(item.write.natural_key[1]).lower())
+                ids = found.get(identifier_key(item.write.natural_key[1], numeric=numeric) or "")
                 if ids:
                     item.op, item.record_id, item.found_by_key = "update", ids[0], True
             log.info(
@@ -351,13 +429,45 @@ def _interpret(item: _Item, answer: dict[str, Any]) -> tuple[WriteResult | None,
         return WriteResult(item.write, status, answer.get("id") or item.record_id), Outcome.PERMANENT
     errors = answer.get("errors") or [{}]
     first = errors[0] if isinstance(errors[0], dict) else {}
-    code = str(first.get("statusCode") or "UNKNOWN_ERROR")
+    code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN_ERROR")
     outcome = classify(code)
     if outcome in (Outcome.TRANSIENT, Outcome.STOP):
         return None, outcome
     message = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict)) or None
     log.debug("Salesforce refused %s %s %s: %s", item.op, item.write.sobject, item.write.key, code)
+    if code == "DUPLICATES_DETECTED":
+        return _duplicate(item, first, message), outcome
     return _failed(item, code, message), outcome
+
+
+def duplicate_ids(error: dict[str, Any]) -> tuple[str, ...]:
+    """The record ids a duplicate rule matched, from either spelling of Salesforce's result key."""
+    result: dict[str, Any] = next(
+        (error[key] for key in _DUPLICATE_RESULT_KEYS if isinstance(error.get(key), dict)), {}
+    )
+    ids: list[str] = []
+    for match in result.get("matchResults") or ():
+        for record in (match.get("matchRecords") or ()) if isinstance(match, dict) else ():
+            found = (record.get("record") or {}).get("Id") if isinstance(record, dict) else None
+            if isinstance(found, str) and found not in ids:
+                ids.append(found)
+    return tuple(ids)
+
+
+def _duplicate(item: _Item, error: dict[str, Any], message: str | None) -> WriteResult:
+    result: dict[str, Any] = next(
+        (error[key] for key in _DUPLICATE_RESULT_KEYS if isinstance(error.get(key), dict)), {}
+    )
+    rule = result.get("duplicateRule") or "a duplicate rule"
+    blocking = result.get("allowSave") is False
+    hint = (
+        "a Block rule cannot be bypassed; update the matching record instead"
+        if blocking
+        else "an Alert rule lets the save through with allow_duplicate_save=True"
+    )
+    ids = duplicate_ids(error)
+    text = f"{rule} matched {len(ids) or 'an'} existing record(s) ({hint}): {message or 'duplicates detected'}"
+    return WriteResult(item.write, "failed", item.record_id, "duplicate_rule", text, ids)
 
 
 def _failed(item: _Item, code: str | None, message: str | None) -> WriteResult:

@@ -11,24 +11,30 @@ import gc
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import msgspec
 
 from airflow_provider_rudder_sf.mapping import (
+    FieldIssue,
     IdentifyEvent,
     Ignored,
     LeadMatch,
     MappingOptions,
+    ObjectSchema,
     Plan,
     Rejected,
     Write,
     build_plan,
     classify,
     lead_emails,
+    match_requests,
+    record_key,
+    shard_of,
 )
+from airflow_provider_rudder_sf.mapping.check import issues_reason
 from airflow_provider_rudder_sf.mapping.model import Stage
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
@@ -57,13 +63,24 @@ class Log(Protocol):
     def warning(self, msg: Any, /, *args: Any) -> Any: ...
 
 
+class ConfigurationError(ValueError):
+    """The run's configuration cannot work against this org (a field_map to a missing field, ...): fail once,
+    before any write, and do not retry."""
+
+
 class Writer(Protocol):
     """What the engine needs from :class:`~airflow_provider_rudder_sf.salesforce.writer.SalesforceWriter`."""
 
     @property
     def api_calls(self) -> int: ...
 
+    describe_calls: int
+
     def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]: ...
+
+    def schemas(self, sobjects: Iterable[str]) -> dict[str, ObjectSchema | None]: ...
+
+    def match_records(self, sobject: str, field: str, values: Iterable[Any]) -> dict[str, tuple[str, ...]]: ...
 
     def write(
         self, writes: Sequence[Write], *, on_batch: Callable[[BatchProgress], None] | None = None
@@ -79,7 +96,15 @@ class DeadLetterSink(Protocol):
     def location(self) -> str: ...
 
     def write(
-        self, event: object, *, stage: Stage, code: str, reason: str, origin: str | None = None, seq: int | None = None
+        self,
+        event: object,
+        *,
+        stage: Stage,
+        code: str,
+        reason: str,
+        origin: str | None = None,
+        seq: int | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -93,7 +118,15 @@ class LogOnlyDeadLetters:
         self.count = 0
 
     def write(
-        self, event: object, *, stage: Stage, code: str, reason: str, origin: str | None = None, seq: int | None = None
+        self,
+        event: object,
+        *,
+        stage: Stage,
+        code: str,
+        reason: str,
+        origin: str | None = None,
+        seq: int | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         # The reason may quote a trait value (PII): log only the code and where the event came from.
         self.count += 1
@@ -111,13 +144,17 @@ def run_sync(
     memory_limit: int = 50_000,
     partitions: int = 32,
     sample_size: int = 5,
+    shard: tuple[int, int] | None = None,
 ) -> SyncSummary:
+    """``shard=(index, count)`` keeps only this shard's part of the input: the events whose record key hashes to
+    ``index`` and every ``count``-th other line, so ``count`` tasks reading the same files split them exactly."""
     log = log or logging.getLogger(__name__)
     summary = SyncSummary(dry_run=dry_run)
     decode = msgspec.json.Decoder().decode
+    check_field_map(writer, options)
     with Spool(options, decode, memory_limit=memory_limit, partitions=partitions) as spool:
         with _gc_paused():
-            _read(records, spool, dead_letters, options, decode, summary, log)
+            _read(records, spool, dead_letters, options, decode, summary, log, shard)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -135,6 +172,7 @@ def run_sync(
                 log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
             _sync_group(group, writer, dead_letters, options, dry_run, sample_size, summary, log)
     summary.api_calls = writer.api_calls
+    summary.describe_calls = writer.describe_calls
     summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
     return summary
 
@@ -147,9 +185,21 @@ def _read(
     decode: Callable[[str], Any],
     summary: SyncSummary,
     log: Log,
+    shard: tuple[int, int] | None = None,
 ) -> None:
+    index, count = shard or (0, 1)
     for seq, record in enumerate(records):
+        problem = getattr(record, "problem", None)
+        if problem is not None:  # an unreadable file's rest or an over-long line: never parsed
+            if seq % count == index:
+                rejected = Rejected(record.raw, "parse", problem.code, problem.reason, seq)
+                _dead_letter_rejected(rejected, record.origin, dead_letters, summary)
+            continue
         outcome = classify(record.raw, seq, options, decode)
+        if count > 1:
+            mine = shard_of(record_key(outcome), count) if isinstance(outcome, IdentifyEvent) else seq % count
+            if mine != index:
+                continue
         if isinstance(outcome, IdentifyEvent):
             spool.add(outcome, record.origin)
         elif isinstance(outcome, Ignored):
@@ -158,7 +208,7 @@ def _read(
         else:
             _dead_letter_rejected(outcome, record.origin, dead_letters, summary)
         if seq % 100_000 == 99_999:
-            log.info("Read %d events so far", seq + 1)
+            log.info("Read %d lines so far", seq + 1)
     summary.read = spool.count + summary.ignored + summary.rejected
 
 
@@ -175,17 +225,22 @@ def _sync_group(
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
     try:
-        emails = lead_emails(events)
+        emails = lead_emails(events, options)
         matches = writer.lookup_leads(emails) if emails else {}
+        if emails:
+            log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
+        schemas = writer.schemas(_objects_to_describe(events, matches, options))
+        record_matches = _match_records(events, schemas, writer)
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
         _stop(exc, len(group), summary, log)
         return
-    log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
     with _gc_paused():
-        plan = build_plan(events, matches, options)
+        plan = build_plan(events, matches, options, record_matches=record_matches, schemas=schemas)
     summary.dropped_system_fields.update(plan.dropped_system_fields)
+    _record_schema_report(plan, summary)
     for rejected in plan.rejected:
-        _dead_letter_rejected(rejected, origins[rejected.seq][1], dead_letters, summary)
+        extra = {"fields": [_issue_dict(i) for i in rejected.fields]} if rejected.fields else None
+        _dead_letter_rejected(rejected, origins[rejected.seq][1], dead_letters, summary, extra)
 
     if dry_run:
         _record_dry_run(plan, sample_size, summary)
@@ -193,11 +248,104 @@ def _sync_group(
         return
 
     report = writer.write(plan.writes)  # the writer logs each batch: "Batch i of n"
-    _apply_report(report, origins, dead_letters, summary)
+    applied = _apply_report(report, origins, dead_letters, summary)
+    _write_skipped_fields(plan, applied, origins, dead_letters, summary)
     if report.stop_reason is not None:
         summary.stop_reason = report.stop_reason
         summary.stop_message = f"{len(report.unsent)} records were not sent; a retry or the next run sends them."
         log.warning("Stopped early (%s): %s", summary.stop_reason, summary.stop_message)
+
+
+def check_field_map(writer: Writer, options: MappingOptions) -> None:
+    """Every ``field_map`` target must exist on its object for this user: a configuration error otherwise,
+    raised before anything is read or written."""
+    if not options.field_map:
+        return
+    schemas = writer.schemas(options.field_map)
+    problems = []
+    for sobject, paths in options.field_map.items():
+        schema = schemas.get(sobject)
+        if schema is None:
+            problems.append(f"object {sobject!r} does not exist for the integration user")
+            continue
+        for path, target in paths.items():
+            if schema.field(target) is None:
+                problems.append(
+                    f"{schema.name}.{target} (for trait {path!r}) does not exist or is hidden from the user"
+                )
+    if problems:
+        raise ConfigurationError(
+            "field_map names fields the org does not have: " + "; ".join(problems) + ". Create the fields (or fix "
+            "field_map) and run again; nothing was written."
+        )
+
+
+def _objects_to_describe(
+    events: Sequence[IdentifyEvent], matches: Mapping[str, Sequence[LeadMatch]], options: MappingOptions
+) -> set[str]:
+    """Lead for the e-mail path, Contact only when a converted Lead sends an event there, and every target."""
+    objects: set[str] = set()
+    for event in events:
+        if event.targets:
+            objects.update(target.sobject for target in event.targets if options.allows(target.sobject))
+        elif options.allows("Lead"):
+            objects.add("Lead")
+    if options.use_contact_id and any(m.is_converted for found in matches.values() for m in found):
+        objects.add("Contact")
+    return objects
+
+
+def _match_records(
+    events: Sequence[IdentifyEvent], schemas: Mapping[str, ObjectSchema | None], writer: Writer
+) -> dict[tuple[str, str], dict[str, tuple[str, ...]]]:
+    """The rETL look-ups: one batched, escaped ``IN`` query series per (object, identifier field)."""
+    found: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
+    for (sobject, field), values in match_requests(events).items():
+        schema = schemas.get(sobject.lower())
+        spec = schema.field(field) if schema is not None else None
+        if schema is None or spec is None:
+            continue  # the planner dead-letters these events with the reason
+        key = (sobject.lower(), field.lower())
+        found.setdefault(key, {}).update(writer.match_records(schema.name, spec.name, values))
+    return found
+
+
+def _issue_dict(issue: FieldIssue) -> dict[str, str]:
+    return {"object": issue.sobject, "field": issue.field, "code": issue.code, "reason": issue.reason}
+
+
+def _record_schema_report(plan: Plan, summary: SyncSummary) -> None:
+    for (sobject, field, code), events in plan.schema_issues.items():
+        summary.schema_issues[f"{sobject}.{field}"][code] += events
+    for (sobject, field, coercion), events in plan.coercions.items():
+        summary.coercions[f"{sobject}.{field}"][coercion] += events
+
+
+def _write_skipped_fields(
+    plan: Plan,
+    applied: set[int],
+    origins: dict[int, tuple[IdentifyEvent, str]],
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+) -> None:
+    """An applied event that lost fields gets a ``fields_skipped`` line, so a replay after the admin's fix
+    completes the record. It stays applied: not dead-lettered, not in the ratio."""
+    for seq, issues in plan.field_issues.items():
+        if seq not in applied:
+            continue
+        event, origin = origins[seq]
+        dead_letters.write(
+            event.raw,
+            stage="schema",
+            code="fields_skipped",
+            reason=issues_reason(issues) + " The record was written without them.",
+            origin=origin,
+            seq=seq,
+            extra={"fields": [_issue_dict(i) for i in issues]},
+        )
+        summary.partial += 1
+        for issue in issues:
+            summary.fields_skipped[f"{issue.sobject}.{issue.field}"] += 1
 
 
 def _apply_report(
@@ -205,8 +353,10 @@ def _apply_report(
     origins: dict[int, tuple[IdentifyEvent, str]],
     dead_letters: DeadLetterSink,
     summary: SyncSummary,
-) -> None:
+) -> set[int]:
+    """Count the results and dead-letter the refused events; returns the events applied."""
     failed_events: dict[int, tuple[str, str]] = {}
+    duplicates: dict[int, tuple[str, ...]] = {}
     succeeded_events: set[int] = set()
     for result in report.results:
         if result.status == "created":
@@ -222,19 +372,36 @@ def _apply_report(
                 code = result.code or "UNKNOWN_ERROR"
                 message = result.message or "Salesforce refused the record without a message."
                 failed_events.setdefault(seq, (code, f"{result.write.sobject} {result.write.operation}: {message}"))
+                if result.duplicates:
+                    duplicates.setdefault(seq, result.duplicates)
     unsent_events = {seq for write in report.unsent for seq in write.sources} - failed_events.keys()
     for seq, (code, reason) in failed_events.items():
         event, origin = origins[seq]
-        dead_letters.write(event.raw, stage="salesforce", code=code, reason=reason, origin=origin, seq=seq)
+        extra = {"duplicates": list(duplicates[seq])} if seq in duplicates else None
+        dead_letters.write(event.raw, stage="salesforce", code=code, reason=reason, origin=origin, seq=seq, extra=extra)
         summary.dead_lettered += 1
         summary.dead_letters_by_code[code] += 1
     summary.unsent += len(unsent_events)
-    summary.applied += len(succeeded_events - failed_events.keys() - unsent_events)
+    applied = succeeded_events - failed_events.keys() - unsent_events
+    summary.applied += len(applied)
+    return applied
 
 
-def _dead_letter_rejected(rejected: Rejected, origin: str, dead_letters: DeadLetterSink, summary: SyncSummary) -> None:
+def _dead_letter_rejected(
+    rejected: Rejected,
+    origin: str,
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     dead_letters.write(
-        rejected.raw, stage=rejected.stage, code=rejected.code, reason=rejected.reason, origin=origin, seq=rejected.seq
+        rejected.raw,
+        stage=rejected.stage,
+        code=rejected.code,
+        reason=rejected.reason,
+        origin=origin,
+        seq=rejected.seq,
+        extra=extra,
     )
     summary.rejected += 1
     summary.dead_lettered += 1

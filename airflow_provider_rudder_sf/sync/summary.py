@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,15 @@ class SyncSummary:
     ignored: int = 0
     rejected: int = 0
     applied: int = 0
+    partial: int = 0
     dead_lettered: int = 0
     unsent: int = 0
     created: int = 0
     updated: int = 0
     failed: int = 0
     api_calls: int = 0
+    describe_calls: int = 0
+    write_mode: str = "rest"
     api_calls_left: int | None = None
     api_daily_limit: int | None = None
     planned_creates: int = 0
@@ -39,6 +42,9 @@ class SyncSummary:
     ignored_by_reason: Counter[str] = field(default_factory=Counter)
     dead_letters_by_code: Counter[str] = field(default_factory=Counter)
     dropped_system_fields: Counter[str] = field(default_factory=Counter)
+    fields_skipped: Counter[str] = field(default_factory=Counter)
+    schema_issues: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    coercions: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     sample_changes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -61,12 +67,15 @@ class SyncSummary:
             "ignored": self.ignored,
             "rejected": self.rejected,
             "applied": self.applied,
+            "partial": self.partial,
             "dead_lettered": self.dead_lettered,
             "unsent": self.unsent,
             "created": self.created,
             "updated": self.updated,
             "failed": self.failed,
             "api_calls": self.api_calls,
+            "describe_calls": self.describe_calls,
+            "write_mode": self.write_mode,
             "api_calls_left": self.api_calls_left,
             "api_daily_limit": self.api_daily_limit,
             "planned_creates": self.planned_creates,
@@ -77,8 +86,20 @@ class SyncSummary:
             "ignored_by_reason": dict(self.ignored_by_reason),
             "dead_letters_by_code": dict(self.dead_letters_by_code),
             "dropped_system_fields": dict(self.dropped_system_fields),
+            "fields_skipped": dict(self.fields_skipped),
             "sample_changes": self.sample_changes,
+            **({"schema_report": self.schema_report()} if self.dry_run else {}),
         }
+
+    def schema_report(self) -> dict[str, dict[str, dict[str, dict[str, int]]]]:
+        """Per object: the fields the events carry that the org lacks or the user cannot write, and the coercions
+        a run applies, with event counts (the "is my org ready?" answer of a dry run)."""
+        report: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
+        for kind, table in (("field_issues", self.schema_issues), ("coercions", self.coercions)):
+            for name, counts in sorted(table.items()):
+                sobject, _, field_name = name.partition(".")
+                report.setdefault(sobject, {"field_issues": {}, "coercions": {}})[kind][field_name] = dict(counts)
+        return report
 
     def table(self) -> str:
         """A fixed-width table for the end of the task log (counts only: no trait values, no secrets)."""
@@ -87,6 +108,7 @@ class SyncSummary:
             ("ignored (not for Salesforce)", self.ignored),
             ("rejected (bad input)", self.rejected),
             ("applied", self.applied),
+            ("  of which partial (fields skipped)", self.partial),
             ("dead-lettered", self.dead_lettered),
             ("not sent (dry run or left for retry)", self.unsent),
         ]
@@ -102,7 +124,7 @@ class SyncSummary:
                 ("records updated", self.updated),
                 ("records failed", self.failed),
             ]
-        rows += [("Salesforce API calls", self.api_calls)]
+        rows += [("Salesforce API calls", self.api_calls), ("  of which describes", self.describe_calls)]
         if self.api_calls_left is not None:
             rows.append(("daily API calls left", f"{self.api_calls_left:,} of {self.api_daily_limit or 0:,}"))
         width = max(len(label) for label, _ in rows)
@@ -120,6 +142,15 @@ class SyncSummary:
         if self.dropped_system_fields:
             dropped = ", ".join(f"{name} ({n})" for name, n in self.dropped_system_fields.most_common())
             lines.append(f"read-only fields recognised and not sent: {dropped}")
+        if self.fields_skipped:
+            skipped = ", ".join(f"{name} ({n})" for name, n in self.fields_skipped.most_common(10))
+            lines.append(f"fields skipped (the org cannot take them; records written without): {skipped}")
+        if self.dry_run and (self.schema_issues or self.coercions):
+            lines.append("schema report (dry run):")
+            for name, counts in sorted(self.schema_issues.items()):
+                lines.append(f"  {name}: " + ", ".join(f"{code} in {n} events" for code, n in counts.most_common()))
+            for name, counts in sorted(self.coercions.items()):
+                lines.append(f"  {name}: " + ", ".join(f"{how} in {n} events" for how, n in counts.most_common()))
         if self.stop_reason:
             lines.append(f"stopped early: {self.stop_reason}: {self.stop_message}")
         return "\n".join(lines)

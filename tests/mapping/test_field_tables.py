@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_rudder_sf.mapping import LeadMatch, MappingOptions
 from airflow_provider_rudder_sf.mapping.fields import CONTACT_ROWS, LEAD_ROWS
 
-from .helpers import identify, only_write_fields
+from .helpers import identify, only_write_fields, plan_for
 
 EMAIL = "ada@example.com"
 
@@ -190,3 +190,8 @@ def test_contact_mapping_has_no_company_and_no_industry():
     assert "Company" not in fields
     assert "Industry" not in fields
     assert "company__c" not in fields
+
+
+def test_a_split_name_is_used_not_reported_as_a_dropped_read_only_field():
+    plan = plan_for([identify({"email": EMAIL, "name": "Ada Lovelace", "createdAt": "2026-01-01"})])
+    assert plan.dropped_system_fields == {"CreatedDate": 1}

@@ -33,7 +33,7 @@ def hostile_line(rng: random.Random, i: int) -> bytes:
         )
     if kind == 1:  # a huge e-mail
         return _event({"email": "a" * (2_000_000 if i % 1_000 == 1 else 20_000) + "@attack.example"}).encode()
-    if kind == 2:  # a huge value in a mapped field (Salesforce: STRING_TOO_LONG)
+    if kind == 2:  # a huge value in a mapped field (longer than the describe's length: a field error)
         return _event({"email": email, "firstName": "F" * (1_000_000 if i % 1_000 == 2 else 5_000)}).encode()
     if kind == 3:  # deep nesting, just under Python's recursion limit (deeper: see the test below)
         depth = 900
@@ -98,7 +98,11 @@ def test_hostile_lines_are_dead_lettered_with_reasons_and_good_events_are_applie
     path.write_bytes(b"\n".join(lines) + b"\n")
 
     summary = IdentifyToSalesforceOperator(
-        task_id="sync", events=str(path), dead_letter=str(tmp_path / "dead"), max_dead_letter_ratio=1.0
+        task_id="sync",
+        events=str(path),
+        dead_letter=str(tmp_path / "dead"),
+        max_dead_letter_ratio=1.0,
+        on_field_error="reject",  # a hostile field makes the whole event a dead letter, never a partial record
     ).execute(context={})
 
     dead = list(read_dead_letters(tmp_path / "dead"))
@@ -111,7 +115,7 @@ def test_hostile_lines_are_dead_lettered_with_reasons_and_good_events_are_applie
     wrongly_dead = sorted(by_seq.keys() - hostile_at)
     assert not wrongly_dead, f"good events dead-lettered: {[by_seq[s]['code'] for s in wrongly_dead[:5]]}"
     for letter in dead:
-        assert letter["stage"] in {"parse", "validate", "salesforce"}
+        assert letter["stage"] in {"parse", "validate", "schema", "salesforce"}
         assert isinstance(letter["code"], str) and letter["code"]
         assert isinstance(letter["reason"], str) and len(letter["reason"]) > 10
         assert "event" in letter
@@ -129,7 +133,11 @@ def test_a_line_nested_too_deeply_is_a_dead_letter_not_a_crash(crm, tmp_path, de
     path.write_text("\n".join([good[0], "[" * depth + "]" * depth, deep, *good[1:]]) + "\n")
 
     summary = IdentifyToSalesforceOperator(
-        task_id="sync", events=str(path), dead_letter=str(tmp_path / "dead"), max_dead_letter_ratio=1.0
+        task_id="sync",
+        events=str(path),
+        dead_letter=str(tmp_path / "dead"),
+        max_dead_letter_ratio=1.0,
+        on_field_error="reject",  # a hostile field makes the whole event a dead letter, never a partial record
     ).execute(context={})
 
     dead = list(read_dead_letters(tmp_path / "dead"))
