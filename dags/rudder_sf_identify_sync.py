@@ -1,9 +1,17 @@
 """Hourly sync of staged RudderStack identify events into Salesforce, sharded across workers.
 
-Each run reads the JSON Lines files staged for its data interval (``<base>/YYYY/MM/DD/HH/*.jsonl*``, the layout
-of RudderStack event backups), splits them into shards by a hash of the record key (so no two workers ever touch
-the same record), syncs the shards in parallel with dynamic task mapping under the ``salesforce_api`` pool, and
-reports one total. Runs are independent and idempotent, so catch-up, backfills and retries are safe.
+Each run waits for the JSON Lines files staged for its data interval (``<base>/YYYY/MM/DD/HH/*.jsonl*``, the layout
+of RudderStack event backups), then runs N shard tasks in parallel (dynamic task mapping, ``salesforce_api`` pool).
+Every shard task reads the interval's files itself and keeps only the records whose key hashes to it, so no two
+workers ever touch the same record, nothing is copied, and a dead letter's origin is the original file and line.
+One report totals the shards; the run fails if any shard failed. Runs are independent and idempotent, so catch-up,
+backfills and retries are safe.
+
+Configuration (Airflow Variables, all optional): ``rudder_sf_events_base`` and ``rudder_sf_dead_letter`` (where
+events and dead letters live, local paths or object-storage URLs), ``rudder_sf_storage_conn_id`` (their
+connection), ``rudder_sf_shards`` (shard count, default 4), ``rudder_sf_pool`` (default ``salesforce_api``),
+``rudder_sf_wait_timeout_seconds`` (how long to wait for late files, default 3 hours) and
+``rudder_sf_poke_seconds``. Trigger a run with ``{"allow_empty_interval": true}`` to accept an hour without files.
 """
 
 from __future__ import annotations
@@ -13,19 +21,32 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
 
 from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator, salesforce_asset
 
-# Where staged events, shards and dead letters live; override with Airflow Variables (rendered at run time).
+# Where staged events and dead letters live; override with Airflow Variables (rendered at run time).
 HOME = os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "rudder-sf")
 EVENTS_BASE = "{{ var.value.get('rudder_sf_events_base', '" + os.path.join(HOME, "events") + "') }}"
-SHARDS_BASE = "{{ var.value.get('rudder_sf_shards_base', '" + os.path.join(HOME, "shards") + "') }}"
 DEAD_LETTER = "{{ var.value.get('rudder_sf_dead_letter', '" + os.path.join(HOME, "dead-letters") + "') }}"
+STORAGE_CONN_ID = "{{ var.value.get('rudder_sf_storage_conn_id', '') }}"
+INTERVAL_FILES = "/{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/*.jsonl*"
 SALESFORCE_CONN_ID = "rudder_salesforce_default"
-SALESFORCE_POOL = "salesforce_api"  # create it once: airflow pools set salesforce_api 4 "Salesforce API"
 
-SHARDS = 4
+
+def _setting(name: str, default: Any) -> Any:
+    """A parse-time setting (pool, sensor timing) from an Airflow Variable, else the default."""
+    try:
+        from airflow.sdk import Variable
+
+        return type(default)(Variable.get(name, default=default))
+    except Exception:  # no Variable backend while parsing (a bare import): the default is right
+        return default
+
+
+SALESFORCE_POOL = _setting("rudder_sf_pool", "salesforce_api")  # airflow pools set salesforce_api 4 "Salesforce"
+WAIT_TIMEOUT = timedelta(seconds=_setting("rudder_sf_wait_timeout_seconds", 3 * 3600))
+POKE_INTERVAL = _setting("rudder_sf_poke_seconds", 300)
 
 with DAG(
     dag_id="rudder_sf_identify_sync",
@@ -34,49 +55,109 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    params={
+        "shards": Param(4, type="integer", minimum=1, maximum=256, description="Parallel shard tasks."),
+        "allow_empty_interval": Param(False, type="boolean", description="Succeed when the hour has no files."),
+    },
     tags=["rudderstack", "salesforce"],
     doc_md=__doc__,
 ) as dag:
 
+    @task.sensor(poke_interval=POKE_INTERVAL, timeout=WAIT_TIMEOUT.total_seconds(), mode="reschedule")
+    def wait_for_files(base: str, pattern: str, conn_id: str, allow_empty: bool) -> Any:
+        """Fail at once when the base location does not exist (a typo); wait for late files, then time out."""
+        from airflow.sdk import PokeReturnValue
+
+        from airflow_provider_rudder_sf.compat import AirflowFailException
+        from airflow_provider_rudder_sf.sources import resolve_files
+
+        base_path = _location(base, conn_id or None)
+        if not base_path.exists():
+            raise AirflowFailException(
+                f"The events base location {base!r} does not exist. Check the Variable rudder_sf_events_base "
+                "(and rudder_sf_storage_conn_id); nothing was synced."
+            )
+        files = resolve_files(base.rstrip("/") + pattern, conn_id=conn_id or None, allow_missing=True)
+        if files or allow_empty:
+            print(f"{len(files)} staged file(s) for this interval under {base}")
+            return PokeReturnValue(is_done=True, xcom_value=len(files))
+        print(f"No staged files yet for {base}{pattern}; waiting (timeout {WAIT_TIMEOUT}).")
+        return PokeReturnValue(is_done=False)
+
+    def _location(base: str, conn_id: str | None) -> Any:
+        if "://" in base:
+            from airflow_provider_rudder_sf.compat import ObjectStoragePath
+
+            return ObjectStoragePath(base, conn_id=conn_id)
+        from pathlib import Path
+
+        return Path(base).expanduser()
+
     @task
-    def split_into_shards(location: str, shard_dir: str) -> list[str]:
-        """Stream the interval's files once and write one shard file per worker; returns the non-empty ones."""
-        from airflow_provider_rudder_sf.sources import read_jsonl
-        from airflow_provider_rudder_sf.sources.shards import split_into_shards as split
+    def plan_shards(shards: int, files: int) -> list[dict[str, int]]:
+        """One shard task per slice of the record keys; the count comes from the Variable or the run's params."""
+        from airflow.sdk import Variable
 
-        return split(read_jsonl(location, allow_missing=True), shard_dir, SHARDS)
+        count = int(Variable.get("rudder_sf_shards", default=shards))
+        print(f"Syncing {files} file(s) in {count} shard(s)")
+        return [{"shard_index": index, "shard_count": count} for index in range(count)]
 
-    shard_files = split_into_shards(
-        location=EVENTS_BASE + "/{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/*.jsonl*",
-        shard_dir=SHARDS_BASE + "/{{ dag.dag_id }}/{{ run_id | replace(':', '_') | replace('+', '_') }}",
+    files = wait_for_files(
+        base=EVENTS_BASE,
+        pattern=INTERVAL_FILES,
+        conn_id=STORAGE_CONN_ID,
+        allow_empty="{{ params.allow_empty_interval }}",
     )
+    shards = plan_shards(shards="{{ params.shards }}", files=files)
 
     # [START howto_operator_identify_to_salesforce]
     sync = IdentifyToSalesforceOperator.partial(
         task_id="sync",
+        events=EVENTS_BASE + INTERVAL_FILES,
+        allow_missing=True,  # the sensor above already failed the run if the hour had no files (unless allowed)
+        storage_conn_id=STORAGE_CONN_ID or None,
         salesforce_conn_id=SALESFORCE_CONN_ID,
         dead_letter=DEAD_LETTER,
         use_contact_id=True,  # an identify for a converted Lead updates its Contact
+        allowed_objects=["Lead", "Contact"],  # identify events may come from browser SDKs with a public write key
         max_dead_letter_ratio=0.05,
         pool=SALESFORCE_POOL,
         outlets=[salesforce_asset(SALESFORCE_CONN_ID)],
-        map_index_template="{{ task.events.rsplit('/', 1)[-1] }}",
-    ).expand(events=shard_files)
+        map_index_template="shard {{ task.shard_index + 1 }} of {{ task.shard_count }}",
+    ).expand_kwargs(shards)
     # [END howto_operator_identify_to_salesforce]
 
     @task(trigger_rule="all_done")
-    def report(summaries: list[dict[str, Any] | None], shards: list[str]) -> dict[str, Any]:
+    def report(summaries: list[dict[str, Any] | None], shards: list[dict[str, int]]) -> dict[str, Any]:
         """One total for the run; the run fails if any shard did not finish, so failures never look green."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_provider_rudder_sf.compat import AirflowFailException
 
         done = [summary for summary in summaries if summary]
-        keys = ("read", "ignored", "rejected", "applied", "dead_lettered", "unsent", "created", "updated", "failed")
-        total = {key: sum(summary[key] for summary in done) for key in keys}
-        total["api_calls"] = sum(summary["api_calls"] for summary in done)
+        keys = (
+            "read",
+            "ignored",
+            "rejected",
+            "applied",
+            "partial",
+            "dead_lettered",
+            "unsent",
+            "created",
+            "updated",
+            "failed",
+            "api_calls",
+        )
+        total = {key: sum(summary.get(key, 0) for summary in done) for key in keys}
         total["shards"] = len(shards)
         total["shards_failed"] = len(shards) - len(done)
         width = max(len(key) for key in total)
         print("RUN SUMMARY\n" + "\n".join(f"  {key:<{width}}  {value:>10,}" for key, value in total.items()))
+        skipped: dict[str, int] = {}
+        for summary in done:
+            for name, count in (summary.get("fields_skipped") or {}).items():
+                skipped[name] = skipped.get(name, 0) + count
+        if skipped:
+            print("FIELDS SKIPPED (the org lacks them or the user cannot write them; records written without):")
+            print("\n".join(f"  {name:<{width}}  {count:>10,}" for name, count in sorted(skipped.items())))
         if total["shards_failed"]:
             raise AirflowFailException(
                 f"{total['shards_failed']} of {len(shards)} shards failed; their task logs say why and their dead "
@@ -84,4 +165,4 @@ with DAG(
             )
         return total
 
-    report(sync.output, shard_files)
+    report(sync.output, shards)

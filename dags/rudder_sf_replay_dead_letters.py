@@ -30,9 +30,10 @@ with DAG(
     params={
         "dead_letters": Param(DEAD_LETTER, type="string", description="Dead-letter directory or file to replay."),
         "stages": Param(
-            ["validate", "salesforce"],
+            ["validate", "schema", "salesforce"],
             type="array",
-            description="Which dead letters to replay: parse, validate and/or salesforce.",
+            description="Which dead letters to replay: parse, validate, schema (fields skipped or refused by the "
+            "org's schema) and/or salesforce.",
         ),
     },
     doc_md=__doc__,

@@ -115,10 +115,12 @@ class RudderSalesforceHook(BaseHook):
         except (SalesforceApiError, ValueError, OSError) as exc:
             return False, str(exc)
         who = self.settings.username or self.settings.consumer_key or "the connected app"
-        return (
-            True,
-            f"Connected to {client.instance_url} as {who}; {daily.remaining:,} of {daily.max:,} daily API calls left",
+        message = (
+            f"Connected to {client.instance_url} as {who}; {daily.remaining:,} of {daily.max:,} daily API calls left"
         )
+        # `airflow connections test` prints only "Connection success!": the log line carries the figures there.
+        self.log.info("%s", message)
+        return True, message
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -78,6 +78,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         "dead_letter",
         "salesforce_conn_id",
         "sql_conn_id",
+        "storage_conn_id",
     )
     template_fields_renderers = {"sql": "sql"}
     ui_color = "#00A1E0"
@@ -139,7 +140,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         self.external_id_field = external_id_field
         self.json_column = json_column
         self.allow_missing = allow_missing
-        self.storage_conn_id = storage_conn_id
+        self.storage_conn_id = storage_conn_id or None
         self.api_reserve = api_reserve
         self.allow_duplicate_save = allow_duplicate_save
         if max_line_bytes < 1024:
@@ -169,6 +170,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self.storage_conn_id = self.storage_conn_id or None  # a template may render to ""
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
         records = open_source(
             self.events,

@@ -9,10 +9,12 @@ secret or session id ever reaches a message. SOAP login goes through ``simple_sa
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from urllib.parse import quote, quote_plus, urlparse
 
 import jwt
 import requests
@@ -25,6 +27,15 @@ from airflow_provider_rudder_sf.salesforce.settings import SalesforceSettings
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/services/oauth2/token"
+# Hosts an OAuth answer may send the session to: Salesforce's own domains, or the configured login host.
+SALESFORCE_DOMAINS = (
+    ".salesforce.com",
+    ".force.com",
+    ".cloudforce.com",
+    ".salesforce.mil",
+    ".sfcrmproducts.cn",
+    ".salesforce-setup.com",
+)
 RESET_TOKEN_HINT = "Reset it in Salesforce under Settings > My Personal Information > Reset My Security Token"
 
 
@@ -119,7 +130,23 @@ def _token_login(settings: SalesforceSettings, session: requests.Session) -> Log
             str(body.get("error") or response.status_code), str(body.get("error_description") or "")
         )
     instance_url = str(body.get("instance_url") or settings.effective_login_url).rstrip("/")
+    _check_instance_url(instance_url, settings)
     return LoginResult(session_id=str(body["access_token"]), instance_url=instance_url)
+
+
+def _check_instance_url(instance_url: str, settings: SalesforceSettings) -> None:
+    """The bearer session goes to ``instance_url`` with every request: only https on a Salesforce domain (or on
+    the configured login host, e.g. a local emulator) may receive it."""
+    parsed = urlparse(instance_url)
+    host = (parsed.hostname or "").lower()
+    login_host = (urlparse(settings.effective_login_url).hostname or "").lower()
+    trusted = host == login_host or host.endswith(SALESFORCE_DOMAINS)
+    if parsed.scheme != "https" or not host or not trusted:
+        raise SalesforceLoginError(
+            f"The OAuth answer named instance_url {parsed.scheme}://{host or '?'}, which is not https on a "
+            f"Salesforce domain or on the login host {login_host}; the session was not used.",
+            code="UNTRUSTED_INSTANCE_URL",
+        )
 
 
 def _jwt_assertion(settings: SalesforceSettings) -> str:
@@ -181,11 +208,13 @@ def _auth_failure_message(settings: SalesforceSettings, code: str, detail: str) 
 def _reason(exc: BaseException) -> str:
     """The innermost readable cause of a requests error, without the URL noise."""
     text = str(exc)
-    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed"):
-        if marker in text:
-            start = text.find(marker)
-            end = text.find(")", start)
-            return text[start : end if end > 0 else None].strip()
+    marker = "certificate verify failed"
+    if marker in text:
+        detail = text[text.find(marker) :]
+        detail = detail.split(" (_ssl", 1)[0].split("')", 1)[0].split('")', 1)[0]
+        return detail.rstrip(" )]'\"").strip()
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed"
     if "Connection refused" in text or "ConnectionRefused" in text:
         return "connection refused"
     if "Name or service not known" in text or "nodename nor servname" in text:
@@ -194,8 +223,18 @@ def _reason(exc: BaseException) -> str:
 
 
 def _scrub(message: str, settings: SalesforceSettings) -> str:
-    """Belt and braces: remove any secret value that found its way into a message."""
+    """Belt and braces: remove any secret value that found its way into a message, in every encoding a login
+    error can echo it (as is, XML/HTML entities, URL encoding, JSON string escapes)."""
     for secret in settings.secrets:
-        if len(secret) >= 3:
-            message = message.replace(secret, "***")
+        if len(secret) < 3:
+            continue
+        for form in sorted(_encodings(secret), key=len, reverse=True):
+            message = message.replace(form, "***")
     return message
+
+
+def _encodings(secret: str) -> set[str]:
+    forms = {secret, html.escape(secret), html.escape(secret, quote=False), quote(secret, safe=""), quote_plus(secret)}
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&apos;"))
+    return {form for form in forms if form}

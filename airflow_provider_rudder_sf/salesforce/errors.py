@@ -67,8 +67,19 @@ class SalesforceApiError(Exception):
         self.status = status
 
 
+# Login failures worth an Airflow retry: the server or the network, not the credentials. Every other login failure
+# (wrong password or token, locked user, no API access, untrusted certificate) fails once: retrying a refused login
+# locks the user out after 10 attempts by default.
+RETRYABLE_LOGIN_CODES: frozenset[str] = frozenset({"CONNECTION_FAILED", "TIMEOUT", "SERVER_UNAVAILABLE"})
+
+
 class SalesforceLoginError(SalesforceApiError):
     """Login failed; the message says what to change (credentials, token, sandbox, ca_bundle, host)."""
+
+    @property
+    def retryable(self) -> bool:
+        code = self.code or ""
+        return code in RETRYABLE_LOGIN_CODES or (code.isdigit() and code.startswith("5"))
 
 
 class SessionExpired(SalesforceApiError):

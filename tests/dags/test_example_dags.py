@@ -8,6 +8,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from airflow_provider_rudder_sf.deadletter import read_dead_letters
+
+from .conftest import DAGS
 from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
 
 HOUR = datetime(2026, 11, 28, 9, tzinfo=timezone.utc)
@@ -57,11 +59,17 @@ def test_hourly_sync_shards_the_interval_and_writes_each_record_once(dagbag, air
 
     assert run.state == "success"
     letters = list(read_dead_letters(str(airflow_env["dead-letters"])))
-    assert letters and all("shard-" in letter["origin"] for letter in letters)
-    refused = eligible_emails([json.dumps(letter["event"]) for letter in letters if letter["stage"] != "parse"])
+    # Each shard task reads the original files: a dead letter points at the staged file and line, not a copy.
+    assert letters and all("/2026/11/28/09/part-0000.jsonl.gz:" in letter["origin"] for letter in letters)
+    refused = eligible_emails(
+        [json.dumps(letter["event"]) for letter in letters if letter["stage"] not in ("parse", "schema")]
+    )
     leads = crm.records("Lead")
     assert sorted(lead["Email"] for lead in leads) == sorted(eligible_emails(lines) - refused)
-    assert len(list(airflow_env["shards"].rglob("shard-*.jsonl.gz"))) == 4
+    assert not airflow_env["shards"].exists(), "no copies of the staged events are written anywhere"
+    shard_tasks = [ti for ti in run.get_task_instances() if ti.task_id == "sync"]
+    assert sorted(ti.map_index for ti in shard_tasks) == [0, 1, 2, 3]
+    assert all(ti.state == "success" for ti in shard_tasks)
     assert "RUN SUMMARY" in capsys.readouterr().out
 
 
@@ -74,9 +82,32 @@ def test_a_rerun_of_the_same_interval_creates_nothing_new(dagbag, airflow_env, c
     assert {lead["Email"]: lead["Id"] for lead in crm.records("Lead")} == first
 
 
-def test_an_interval_with_no_files_is_an_empty_successful_run(dagbag, airflow_env, crm):
-    assert dagbag.get_dag("rudder_sf_identify_sync").test(logical_date=AFTER, run_after=AFTER).state == "success"
+def test_a_missing_events_base_fails_the_run_at_once(dagbag, airflow_env, crm):
+    run = dagbag.get_dag("rudder_sf_identify_sync").test(logical_date=AFTER, run_after=AFTER)
+    assert run.state == "failed"
+    (sensor,) = [ti for ti in run.get_task_instances() if ti.task_id == "wait_for_files"]
+    assert sensor.state == "failed" and sensor.try_number == 1  # not retried: a typo does not heal
+    assert crm.counters()["logins"] == 0 and crm.records("Lead") == []
+
+
+def test_an_empty_interval_succeeds_only_when_allowed(dagbag, airflow_env, crm):
+    airflow_env["events"].mkdir()
+    dag = dagbag.get_dag("rudder_sf_identify_sync")
+    run = dag.test(logical_date=AFTER, run_after=AFTER, run_conf={"allow_empty_interval": True})
+    assert run.state == "success"
     assert crm.records("Lead") == []
+
+
+def test_files_that_never_come_fail_the_run_after_the_wait(airflow_env, crm, monkeypatch):
+    from airflow.models import DagBag
+
+    airflow_env["events"].mkdir()
+    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_WAIT_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_POKE_SECONDS", "1")
+    dag = DagBag(dag_folder=str(DAGS)).get_dag("rudder_sf_identify_sync")
+    run = dag.test(logical_date=AFTER, run_after=AFTER)
+    assert run.state == "failed"
+    assert crm.counters()["logins"] == 0
 
 
 def test_sql_dag_syncs_its_interval_from_sqlite(dagbag, airflow_env, crm, tmp_path, monkeypatch):
@@ -98,21 +129,28 @@ def test_sql_dag_syncs_its_interval_from_sqlite(dagbag, airflow_env, crm, tmp_pa
     assert sorted(lead["Email"] for lead in crm.records("Lead")) == sorted(eligible_emails(inside))
 
 
-def test_replay_dag_resends_dead_letters_after_the_fix(dagbag, airflow_env, crm):
-    stage(airflow_env["events"], HOUR, 300, 300, bad_fraction=0.0)
-    crm.declare_fields("Lead", {"plan__c": {"type": "string", "length": 2}})  # too short: every create fails
+def test_replay_dag_completes_records_after_the_admin_adds_the_field(dagbag, airflow_env, crm):
+    lines = stage(airflow_env["events"], HOUR, 300, 300, bad_fraction=0.0)
+    crm.declare_fields("Lead", {"plan__c": {"type": "string", "length": 2}})  # too short for "starter", "enterprise"
     sync = dagbag.get_dag("rudder_sf_identify_sync")
-    assert sync.test(logical_date=AFTER, run_after=AFTER).state == "failed"
-    refused = [
-        letter for letter in read_dead_letters(str(airflow_env["dead-letters"])) if letter["stage"] == "salesforce"
+    assert sync.test(logical_date=AFTER, run_after=AFTER).state == "success"  # written without plan__c
+    skipped = [
+        letter for letter in read_dead_letters(str(airflow_env["dead-letters"])) if letter["stage"] == "schema"
     ]
-    assert refused and {letter["code"] for letter in refused} == {"STRING_TOO_LONG"}
+    assert skipped and {letter["code"] for letter in skipped} == {"fields_skipped"}
+    assert all(
+        [f["field"] for f in letter["fields"]] == ["plan__c"] and f["code"] == "string_too_long"
+        for letter in skipped
+        for f in letter["fields"]
+    )
+    incomplete = {letter["event"]["traits"]["email"] for letter in skipped}
+    assert all(not lead.get("plan__c") for lead in crm.records("Lead") if lead["Email"] in incomplete)
 
     crm.declare_fields("Lead", {"plan__c": {"type": "string", "length": 40}})  # the fix
     replay = dagbag.get_dag("rudder_sf_replay_dead_letters")
     run = replay.test(run_conf={"dead_letters": str(airflow_env["dead-letters"] / "rudder_sf_identify_sync")})
 
     assert run.state == "success"
-    assert sorted(lead["Email"] for lead in crm.records("Lead")) == sorted(
-        {letter["event"]["traits"]["email"] for letter in refused}
-    )
+    leads = {lead["Email"]: lead for lead in crm.records("Lead")}
+    assert sorted(leads) == sorted(eligible_emails(lines))  # nothing duplicated by the replay
+    assert all(leads[email]["plan__c"] for email in incomplete)

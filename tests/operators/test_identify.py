@@ -198,4 +198,5 @@ def test_template_fields_cover_paths_queries_and_connections():
         "dead_letter",
         "salesforce_conn_id",
         "sql_conn_id",
+        "storage_conn_id",
     }
