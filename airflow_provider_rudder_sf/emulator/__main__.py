@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .app import Config
 from .auth import Credentials
+from .profiles import DEFAULT_PROFILE, PROFILES
 from .server import build_server
 
 
@@ -29,6 +30,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--daily-limit", type=int, default=100_000, help="daily API requests (default 100000)")
     p.add_argument("--api-disabled", action="store_true", help="logins answer API_DISABLED_FOR_ORG")
     p.add_argument("--schema", type=Path, help="JSON file declaring custom fields / objects")
+    p.add_argument(
+        "--org-profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="which org to emulate: full (every field, nothing restricted; default) or minimal (a realistic"
+        " Enterprise org as its integration user sees it)",
+    )
     p.add_argument("--fail-every-nth", type=int, default=0, help="HTTP 503 on every Nth data request")
     p.add_argument(
         "--lock-row-ratio", type=float, default=0.0, help="share of collection records -> UNABLE_TO_LOCK_ROW"
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         api_disabled=args.api_disabled,
         faults=faults,
         schema_file=args.schema,
+        org_profile=args.org_profile,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     server = build_server(config, args.host, args.port, args.verbose)
