@@ -354,7 +354,7 @@ _REFERENCE_TO = {
     "IndividualId": ("Individual",),
     "RecordTypeId": ("RecordType",),
 }
-_SCALES = {"Latitude": 15, "Longitude": 15}
+_SCALES = {"Latitude": 15, "Longitude": 15, "AnnualRevenue": 0}
 _DEFAULTED = {"Lead": ("Status",)}
 
 
