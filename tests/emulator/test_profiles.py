@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +156,15 @@ def test_unknown_profile_is_refused(salesforce_emulator: EmulatorHandle) -> None
     assert salesforce_emulator.profile() == "full"
 
 
-def test_start_emulator_with_org_profile(tmp_path: Path) -> None:
-    with start_emulator(tmp_path, org_profile="minimal") as emu:
+def test_start_emulator_with_org_profile_and_schema_file(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"object": "Lead", "fields": {"Tier__c": {"type": "picklist", "values": ["A"]}}}))
+    with start_emulator(tmp_path / "data", org_profile="minimal", schema=str(schema)) as emu:
         assert emu.profile() == "minimal"
-        emu.reset(schema=True)  # back to the start-up profile, which is minimal here
+        emu.reset(schema=True)  # back to the start-up profile, which is minimal here; the file still applies
         assert emu.profile() == "minimal"
-        assert "StateCode" not in _fields(login(emu), "Lead")
+        lead = _fields(login(emu), "Lead")
+        assert "StateCode" not in lead and _values(lead["Tier__c"]) == ["A"]
 
 
 def test_declarations_work_on_minimal_with_every_key(minimal: EmulatorHandle, msf: Salesforce) -> None:
