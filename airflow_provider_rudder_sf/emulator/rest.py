@@ -175,15 +175,21 @@ def query_more(app: Emulator, locator: str) -> Response:
 
 
 # -- single-record sObject resources --
-_WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
-
-
 def writer_for(app: Emulator, req: Request, txn: Txn, version: str) -> Writer:
     """A writer for one write request, honouring (and counting) ``Sforce-Duplicate-Rule-Header``."""
     allowed = duplicates.allow_save(req.header("sforce-duplicate-rule-header"))
     if allowed:
         app.request_log.allow_save_requests += 1
     return Writer(app.schema, txn, allow_save=allowed, version=version)
+
+
+def _write_operation(method: str, parts: list[str]) -> str | None:
+    """The request-log operation of a single-record route, None when the route does not write."""
+    if method == "POST" and (len(parts) == 1 or (len(parts) == 2 and parts[1].lower() == "id")):
+        return "create"
+    if method == "PATCH" and len(parts) in {2, 3}:
+        return "update" if len(parts) == 2 else "upsert"
+    return "delete" if method == "DELETE" and len(parts) == 2 else None
 
 
 def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
@@ -199,10 +205,10 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
     obj = get_object(app, parts[0])
     method = req.method
     body: Any = None
-    if method in _WRITE_METHODS and len(parts) in {1, 2, 3}:
+    operation = _write_operation(method, parts)
+    if operation is not None:
         writer = writer_for(app, req, txn, version)
         body = req.json() if method != "DELETE" else None
-        operation = {"POST": "create", "DELETE": "delete"}.get(method, "upsert" if len(parts) == 3 else "update")
         app.request_log.note_body(app.schema, obj.name, operation, body)
     else:
         writer = Writer(app.schema, txn, version=version)

@@ -1,16 +1,15 @@
 """Objects and fields the emulator knows, as data, shaped by the org profile (``profiles.py``).
 
-Field facts (types, lengths, writability) follow Salesforce's field reference (research notes §1.5, §4). The tables
-below hold every standard field any org may have; the active profile removes the ones its org lacks, hides or
-locks some from the integration user, restricts picklists and brings duplicate rules. Decisions:
+Field facts (types, lengths, writability) follow Salesforce's field reference (research notes §1.5, §4). The
+tables in ``standard.py`` hold every standard field any org may have; the active profile removes the ones its org
+lacks, hides or locks some from the integration user, restricts picklists and brings duplicate rules. Decisions:
 
 * ``CurrencyIsoCode`` and ``Division`` exist only in orgs with multi-currency / divisions turned on; no profile has
   them, so they are unknown (``INVALID_FIELD``) until declared.
 * ``Accuracy`` is not a Salesforce field (the address accuracy is ``GeocodeAccuracy``); it does not exist.
 * Custom fields (``X__c``) and custom objects exist only once declared.
 
-To add a standard field, add one line to the tables below: ``name: (type, size)``; ``size`` is the length of text
-types, the ``digits`` of ``int`` and the ``precision`` of ``currency``/``percent``/``double`` (0 = 18).
+To add a standard field, add one line to the tables in ``standard.py``.
 
 Declaring fields (``POST /__admin/schema``, ``--schema FILE``, ``EmulatorHandle.declare_fields``)
 ------------------------------------------------------------------------------------------------
@@ -57,6 +56,7 @@ from typing import Any
 
 from .duplicates import DuplicateRule, parse_rules
 from .profiles import DEFAULT_PROFILE, Profile, get_profile
+from .standard import ADDRESS, STANDARD_OBJECTS, SYSTEM
 
 # type name -> JSON kind used by validation
 STRING_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"})
@@ -184,159 +184,6 @@ class ObjectSpec:
         return self.booleans
 
 
-# Read-only system fields every object has.
-_SYSTEM: dict[str, str] = {
-    "Id": "id",
-    "IsDeleted": "boolean",
-    "CreatedDate": "datetime",
-    "CreatedById": "reference",
-    "LastModifiedDate": "datetime",
-    "LastModifiedById": "reference",
-    "SystemModstamp": "datetime",
-}
-
-_ADDRESS = {
-    "Street": ("textarea", 255),
-    "City": ("string", 40),
-    "State": ("string", 80),
-    "PostalCode": ("string", 20),
-    "Country": ("string", 80),
-    "StateCode": ("picklist", 10),
-    "CountryCode": ("picklist", 10),
-    "Latitude": ("double", 0),
-    "Longitude": ("double", 0),
-    "GeocodeAccuracy": ("picklist", 40),
-}
-
-_PERSON = {
-    "Salutation": ("picklist", 40),
-    "FirstName": ("string", 40),
-    "MiddleName": ("string", 40),
-    "LastName": ("string", 80),
-    "Suffix": ("string", 40),
-    "Title": ("string", 128),
-    "Email": ("email", 80),
-    "Phone": ("phone", 40),
-    "MobilePhone": ("phone", 40),
-    "Fax": ("phone", 40),
-    "Description": ("textarea", 32000),
-    "LeadSource": ("picklist", 255),
-    "OwnerId": ("reference", 18),
-    "HasOptedOutOfEmail": ("boolean", 0),
-    "HasOptedOutOfFax": ("boolean", 0),
-    "DoNotCall": ("boolean", 0),
-    "EmailBouncedReason": ("string", 255),
-    "EmailBouncedDate": ("datetime", 0),
-    "Jigsaw": ("string", 20),
-    "IndividualId": ("reference", 18),
-    "RecordTypeId": ("reference", 18),
-}
-
-LEAD_WRITABLE: dict[str, tuple[str, int]] = {
-    **_PERSON,
-    **_ADDRESS,
-    "Company": ("string", 255),
-    "Website": ("url", 255),
-    "Status": ("picklist", 255),
-    "Industry": ("picklist", 255),
-    "Rating": ("picklist", 255),
-    "AnnualRevenue": ("currency", 18),
-    "NumberOfEmployees": ("int", 8),
-    "IsUnreadByOwner": ("boolean", 0),
-    "CompanyDunsNumber": ("string", 9),
-}
-LEAD_READONLY: dict[str, tuple[str, int]] = {
-    "Name": ("string", 121),
-    "MasterRecordId": ("reference", 18),
-    "PhotoUrl": ("url", 255),
-    "IsConverted": ("boolean", 0),
-    "ConvertedDate": ("date", 0),
-    "ConvertedAccountId": ("reference", 18),
-    "ConvertedContactId": ("reference", 18),
-    "ConvertedOpportunityId": ("reference", 18),
-    "LastActivityDate": ("date", 0),
-    "LastViewedDate": ("datetime", 0),
-    "LastReferencedDate": ("datetime", 0),
-    "JigsawContactId": ("string", 20),
-    "Address": ("address", 0),
-}
-
-CONTACT_WRITABLE: dict[str, tuple[str, int]] = {
-    **_PERSON,
-    **{f"Mailing{k}": v for k, v in _ADDRESS.items()},
-    **{f"Other{k}": v for k, v in _ADDRESS.items()},
-    "AccountId": ("reference", 18),
-    "ReportsToId": ("reference", 18),
-    "HomePhone": ("phone", 40),
-    "OtherPhone": ("phone", 40),
-    "AssistantName": ("string", 40),
-    "AssistantPhone": ("phone", 40),
-    "Department": ("string", 80),
-    "Birthdate": ("date", 0),
-}
-CONTACT_READONLY: dict[str, tuple[str, int]] = {
-    "Name": ("string", 121),
-    "MasterRecordId": ("reference", 18),
-    "PhotoUrl": ("url", 255),
-    "LastActivityDate": ("date", 0),
-    "LastViewedDate": ("datetime", 0),
-    "LastReferencedDate": ("datetime", 0),
-    "IsEmailBounced": ("boolean", 0),
-    "JigsawContactId": ("string", 20),
-    "MailingAddress": ("address", 0),
-    "OtherAddress": ("address", 0),
-    "LastCURequestDate": ("datetime", 0),
-    "LastCUUpdateDate": ("datetime", 0),
-}
-
-ACCOUNT_WRITABLE: dict[str, tuple[str, int]] = {
-    "Name": ("string", 255),
-    "Type": ("picklist", 255),
-    "ParentId": ("reference", 18),
-    **{f"Billing{k}": v for k, v in _ADDRESS.items()},
-    **{f"Shipping{k}": v for k, v in _ADDRESS.items()},
-    "Phone": ("phone", 40),
-    "Fax": ("phone", 40),
-    "AccountNumber": ("string", 40),
-    "Website": ("url", 255),
-    "Industry": ("picklist", 255),
-    "AnnualRevenue": ("currency", 18),
-    "NumberOfEmployees": ("int", 8),
-    "Description": ("textarea", 32000),
-    "OwnerId": ("reference", 18),
-    "Site": ("string", 80),
-    "AccountSource": ("picklist", 255),
-    "Rating": ("picklist", 255),
-    "Jigsaw": ("string", 20),
-}
-
-OPPORTUNITY_WRITABLE: dict[str, tuple[str, int]] = {
-    "Name": ("string", 120),
-    "AccountId": ("reference", 18),
-    "StageName": ("picklist", 255),
-    "CloseDate": ("date", 0),
-    "Amount": ("currency", 18),
-    "Probability": ("percent", 3),
-    "Description": ("textarea", 32000),
-    "LeadSource": ("picklist", 255),
-    "OwnerId": ("reference", 18),
-    "Type": ("picklist", 255),
-    "NextStep": ("string", 255),
-}
-
-# object name -> (key prefix, writable fields, read-only fields, required on create)
-STANDARD_OBJECTS: dict[str, tuple[str, dict[str, tuple[str, int]], dict[str, tuple[str, int]], tuple[str, ...]]] = {
-    "Lead": ("00Q", LEAD_WRITABLE, LEAD_READONLY, ("LastName", "Company")),
-    "Contact": ("003", CONTACT_WRITABLE, CONTACT_READONLY, ("LastName",)),
-    "Account": ("001", ACCOUNT_WRITABLE, {"MasterRecordId": ("reference", 18)}, ("Name",)),
-    "Opportunity": (
-        "006",
-        OPPORTUNITY_WRITABLE,
-        {"IsClosed": ("boolean", 0), "IsWon": ("boolean", 0)},
-        ("Name", "StageName", "CloseDate"),
-    ),
-}
-
 ID_LOOKUP_FIELDS = {"Email", "Name", "Id"}
 CUSTOM_OBJECT_PREFIX = "a0"
 _NAME_PARTS = {"Salutation", "FirstName", "MiddleName", "LastName", "Suffix"}
@@ -362,7 +209,7 @@ def _compound(obj: str, name: str) -> str | None:
     if obj in {"Lead", "Contact"} and name in _NAME_PARTS:
         return "Name"
     for prefix in _ADDRESS_PREFIXES:
-        if name.startswith(prefix) and name[len(prefix) :] in _ADDRESS and name[len(prefix) :] != "Address":
+        if name.startswith(prefix) and name[len(prefix) :] in ADDRESS and name[len(prefix) :] != "Address":
             return f"{prefix}Address"
     return None
 
@@ -385,7 +232,7 @@ def _spec(name: str, ftype: str, size: int, writable: bool, **kw: Any) -> FieldS
         precision=precision,
         scale=scale,
         digits=size if ftype == "int" else 0,
-        defaulted_on_create=(not writable and name in _SYSTEM) or ftype == "boolean" or name == "OwnerId",
+        defaulted_on_create=(not writable and name in SYSTEM) or ftype == "boolean" or name == "OwnerId",
         reference_to=_REFERENCE_TO.get(name, ()),
         **kw,
     )
@@ -395,7 +242,7 @@ def standard_object(name: str, profile: Profile) -> ObjectSpec:
     prefix, writable, readonly, required = STANDARD_OBJECTS[name]
     obj = ObjectSpec(name=name, key_prefix=prefix, required=required)
     removed = set(profile.removed.get(name, ()))
-    lines = [(f, t, 18 if t in {"id", "reference"} else 0, False) for f, t in _SYSTEM.items()]
+    lines = [(f, t, 18 if t in {"id", "reference"} else 0, False) for f, t in SYSTEM.items()]
     lines += [(f, t, size, False) for f, (t, size) in readonly.items()]
     lines += [(f, t, size, True) for f, (t, size) in writable.items()]
     for fname, ftype, size, can_write in lines:
@@ -424,7 +271,7 @@ def standard_object(name: str, profile: Profile) -> ObjectSpec:
 
 def custom_object(name: str, key_prefix: str) -> ObjectSpec:
     obj = ObjectSpec(name=name, key_prefix=key_prefix, custom=True)
-    for fname, ftype in _SYSTEM.items():
+    for fname, ftype in SYSTEM.items():
         obj.add(_spec(fname, ftype, 18 if ftype in {"id", "reference"} else 0, False))
     obj.add(_spec("Name", "string", 80, True))
     obj.add(_spec("OwnerId", "reference", 18, True))
