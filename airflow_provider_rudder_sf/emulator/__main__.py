@@ -1,6 +1,49 @@
 """``python -m airflow_provider_rudder_sf.emulator --port 8443 --data-dir DIR``: run the Salesforce emulator.
 
-Prints one line ``EMULATOR READY base_url=https://127.0.0.1:PORT ca=DIR/cert.pem data_dir=DIR`` when serving.
+A local HTTPS Salesforce org (SOAP/OAuth login, SOQL, sObjects, describe, Collections, Composite, Bulk 2.0) for
+the demo and the tests. Prints one line ``EMULATOR READY base_url=https://127.0.0.1:PORT ca=DIR/cert.pem
+data_dir=DIR`` when serving; ``DIR/cert.pem`` is the self-signed certificate clients must trust.
+
+Login (defaults; each has an option below)
+    username ``demo@example.com``, password ``demo-password``, security token ``DemoToken123`` (SOAP login sends
+    password + token; ``--security-token ""`` turns the token off), OAuth 2.0 password flow at
+    ``/services/oauth2/token`` with consumer key ``demo-consumer-key`` and secret ``demo-consumer-secret``.
+
+Org profiles (``--org-profile``, ``profiles.py``)
+    ``full`` (default): every standard field, all writable, picklists listed but never restricted, no duplicate
+    rules. ``minimal``: a realistic Enterprise org as its integration user sees it: no State/Country picklists,
+    multi-currency, divisions, data protection, record types, middle names/suffixes or Data.com fields; Lead
+    ``AnnualRevenue`` and Contact ``Birthdate`` hidden by field-level security; Lead ``Rating`` and Contact
+    ``AssistantPhone`` read-only; restricted picklists (``GeocodeAccuracy``, ``MailingGeocodeAccuracy``, Lead
+    ``Industry`` = Technology/Finance/Healthcare/Retail, ``Salutation``); two duplicate rules on Lead (Alert on
+    a Contact with the same email, Block on a Lead with the same phone and company).
+
+Custom fields (``--schema FILE``)
+    JSON declaring fields and custom objects, applied on every start and on every profile, e.g.::
+
+        {"object": "Lead", "fields": {
+            "Plan_Tier__c": {"type": "picklist", "values": ["Free", "Pro"], "restricted": true},
+            "Ext_Id__c": {"type": "string", "length": 40, "externalId": true},
+            "Logins__c": {"type": "double", "precision": 8, "scale": 0}}}
+
+    Keys of a field: ``type``, ``length``, ``precision``/``scale``/``digits``, ``label``, ``nillable``,
+    ``createable``, ``updateable``, ``values`` + ``restricted``, ``externalId``, ``unique``, ``caseSensitive``,
+    ``hidden``, ``referenceTo`` (details: ``schema.py``).
+
+From Python
+    ``with start_emulator(data_dir, org_profile="minimal", latency_ms=50) as emu:`` runs this command in a
+    subprocess (keyword arguments = the options below in snake_case) and yields an ``EmulatorHandle``
+    (``base_url``, ``ca_path``, ``connection_json()``, ``reset(schema=, profile=)``, ``profile()``, ``seed()``,
+    ``records()``, ``counters()``, ``requests()``, ``duplicate_rules()``, ``set_duplicate_rules()``,
+    ``set_faults()``, ``declare_fields()``, ``settings()``, ``expire_sessions()``, ``simple_salesforce()``).
+
+Airflow connection for a running emulator
+    airflow connections add rudder_salesforce_default --conn-json '{"conn_type": "rudder_salesforce",
+    "host": "https://127.0.0.1:8443", "login": "demo@example.com", "password": "demo-password",
+    "extra": {"security_token": "DemoToken123", "ca_bundle": "DIR/cert.pem"}}'
+
+Admin API (no auth, not counted): ``/__admin/reset``, ``profile``, ``records/<Obj>``, ``counters``,
+``requests``, ``faults``, ``schema``, ``duplicate-rules``, ``settings``, ``sessions/expire`` (table: ``admin.py``).
 """
 
 from __future__ import annotations
@@ -13,32 +56,61 @@ from pathlib import Path
 
 from .app import Config
 from .auth import Credentials
+from .profiles import DEFAULT_PROFILE, PROFILES
 from .server import build_server
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m airflow_provider_rudder_sf.emulator", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m airflow_provider_rudder_sf.emulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--port", type=int, default=8443, help="TCP port; 0 picks a free one (default 8443)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--data-dir", required=True, type=Path, help="certificate and SQLite records live here")
-    p.add_argument("--username", default="demo@example.com")
-    p.add_argument("--password", default="demo-password")
-    p.add_argument("--security-token", default="DemoToken123", help='"" = no token needed')
-    p.add_argument("--consumer-key", default="demo-consumer-key")
-    p.add_argument("--consumer-secret", default="demo-consumer-secret")
-    p.add_argument("--daily-limit", type=int, default=100_000, help="daily API requests (default 100000)")
-    p.add_argument("--api-disabled", action="store_true", help="logins answer API_DISABLED_FOR_ORG")
-    p.add_argument("--schema", type=Path, help="JSON file declaring custom fields / objects")
+    p.add_argument("--username", default="demo@example.com", help="login user name (default demo@example.com)")
+    p.add_argument("--password", default="demo-password", help="login password (default demo-password)")
+    p.add_argument(
+        "--security-token",
+        default="DemoToken123",
+        help='security token appended to the password on SOAP login (default DemoToken123; "" = none needed)',
+    )
+    p.add_argument("--consumer-key", default="demo-consumer-key", help="OAuth client id (default demo-consumer-key)")
+    p.add_argument(
+        "--consumer-secret", default="demo-consumer-secret", help="OAuth client secret (default demo-consumer-secret)"
+    )
+    p.add_argument("--daily-limit", type=int, default=100_000, help="daily API request allowance (default 100000)")
+    p.add_argument("--api-disabled", action="store_true", help="logins and data calls answer API_DISABLED_FOR_ORG")
+    p.add_argument("--schema", type=Path, help="JSON file declaring custom fields and objects (format above)")
+    p.add_argument(
+        "--org-profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="which org to emulate: full (every field, nothing restricted; default) or minimal (a realistic"
+        " Enterprise org as its integration user sees it)",
+    )
     p.add_argument("--fail-every-nth", type=int, default=0, help="HTTP 503 on every Nth data request")
     p.add_argument(
-        "--lock-row-ratio", type=float, default=0.0, help="share of collection records -> UNABLE_TO_LOCK_ROW"
+        "--lock-row-ratio",
+        type=float,
+        default=0.0,
+        help="share of Collections records answered UNABLE_TO_LOCK_ROW (0..1)",
     )
-    p.add_argument("--expire-session-after", type=int, default=0, help="sessions die after K data calls")
-    p.add_argument("--latency-ms", type=int, default=0, help="added latency per data request")
+    p.add_argument(
+        "--expire-session-after", type=int, default=0, help="sessions expire after this many data calls (0 = never)"
+    )
+    p.add_argument(
+        "--latency-ms", type=int, default=0, help="milliseconds added to every data request (outside the app lock)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the fault random generator")
     p.add_argument("--faults", type=json.loads, default={}, help='fault settings as JSON, e.g. {"fail_every_nth": 5}')
     p.add_argument("--verbose", action="store_true", help="log requests to stderr")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -64,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         api_disabled=args.api_disabled,
         faults=faults,
         schema_file=args.schema,
+        org_profile=args.org_profile,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     server = build_server(config, args.host, args.port, args.verbose)

@@ -1,14 +1,23 @@
 """The admin API under ``/__admin/`` (no authentication, never counted as API usage).
 
 ==========================================  ====================================================================
-``POST /__admin/reset``                     records, faults, counters, sessions, settings back to the start-up
-                                            configuration; body ``{"schema": true}`` also drops declared schema
+``POST /__admin/reset``                     records, faults, counters, sessions, settings, request log and
+                                            duplicate rules back to the start-up configuration; body
+                                            ``{"schema": true}`` also drops declared schema; ``{"profile":
+                                            "minimal"}`` switches the org profile (omitted: the start-up one)
+``GET /__admin/profile``                    ``{"profile": active name, "profiles": [known names]}``
 ``POST /__admin/records/<Obj>``             seed a list of records (``[...]`` or ``{"records": [...]}``); system
                                             fields (``IsConverted``, ``ConvertedContactId``, ``Id``...) allowed,
                                             no validation besides unknown fields -> ``{"ids": [...]}``
 ``GET /__admin/records/<Obj>``              every record of the object (deleted ones included, ``IsDeleted``)
 ``GET /__admin/counters``                   ``{"api_calls", "by_endpoint", "logins", "login_failures",
-                                            "injected_faults", "daily_limit"}``
+                                            "injected_faults", "daily_limit", "max_concurrent_requests",
+                                            "records_created", "records_updated", "records_deleted"}``
+                                            (the last three: ``{object: count}`` of committed writes)
+``GET /__admin/requests``                   ``{"writes": {Obj: {op: {"records": n, "fields": [...]}}},
+                                            "allow_save_requests": n}`` (``requestlog.py``)
+``GET|POST /__admin/duplicate-rules``       the rules in force; POST a list to replace them (``[]``: none);
+                                            format in ``duplicates.py``
 ``GET|POST /__admin/faults``                read / change fault settings (``faults.Faults`` field names)
 ``POST /__admin/schema``                    declare fields / custom objects (see ``Emulator.apply_declarations``)
 ``GET /__admin/schema``                     the declarations in force
@@ -24,7 +33,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ids
+from .duplicates import parse_rules
 from .http_types import Request, Response
+from .profiles import PROFILES
 from .store import Txn
 from .writes import RecordError, Writer
 
@@ -48,8 +59,17 @@ def handle_admin(app: Emulator, req: Request) -> Response:
 def _route(app: Emulator, method: str, parts: list[str], body: Any) -> Response:
     head = parts[0] if parts else ""
     if head == "reset" and method == "POST":
-        app.reset(schema=bool((body or {}).get("schema", False)))
-        return Response.json(200, {"reset": True})
+        body = body or {}
+        app.reset(schema=bool(body.get("schema", False)), profile=body.get("profile"))
+        return Response.json(200, {"reset": True, "profile": app.profile})
+    if head == "profile" and method == "GET":
+        return Response.json(200, {"profile": app.profile, "profiles": sorted(PROFILES)})
+    if head == "requests" and method == "GET":
+        return Response.json(200, app.request_log.as_dict())
+    if head == "duplicate-rules":
+        if method == "POST":
+            app.schema.duplicate_rules = parse_rules(app.schema, body)
+        return Response.json(200, [rule.as_dict() for rule in app.schema.duplicate_rules])
     if head == "records" and len(parts) == 2:
         obj = app.schema.get(parts[1])
         if obj is None:
@@ -123,7 +143,7 @@ def seed(app: Emulator, obj_name: str, records: list[Any]) -> list[str]:
         fields = {k: v for k, v in values.items() if k.lower() != "id"}
         clean: dict[str, Any] = {}
         for name, value in fields.items():
-            spec = obj.field(name)
+            spec = obj.any_field(name)  # the admin sees fields hidden from the integration user
             if spec is None:
                 raise RecordError("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", [name])
             if spec.type == "email" and isinstance(value, str):

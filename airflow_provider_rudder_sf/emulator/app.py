@@ -14,6 +14,8 @@ from typing import Any
 from . import auth, rest
 from .faults import Faults
 from .http_types import Request, Response
+from .profiles import DEFAULT_PROFILE, get_profile
+from .requestlog import RequestLog
 from .schema import Schema
 from .store import Store, Txn
 
@@ -32,6 +34,7 @@ class Config:
     api_disabled: bool = False
     faults: dict[str, Any] = field(default_factory=dict)
     schema_file: Path | None = None
+    org_profile: str = DEFAULT_PROFILE
 
 
 class Emulator:
@@ -40,10 +43,15 @@ class Emulator:
         self.lock = threading.RLock()
         self.base_url = ""
         self.store = Store(config.data_dir / "records.sqlite3")
-        self.schema = Schema()
+        self.profile = get_profile(config.org_profile).name
+        self.schema = Schema(self.profile)
         self.load_schema()
         self.cursors: dict[str, tuple[list[dict[str, Any]], int, str]] = {}
         self.jobs: dict[str, Any] = {}
+        # data requests in flight, counted by the HTTP handler outside ``lock`` (so overlapping requests show)
+        self.gauge = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.reset_runtime()
 
     # -- state --
@@ -59,11 +67,23 @@ class Emulator:
         self.logins = 0
         self.login_failures = 0
         self.injected: Counter[str] = Counter()
+        self.request_log = RequestLog()
+        with self.gauge:
+            self.max_in_flight = self.in_flight
         self.cursors.clear()
         self.jobs.clear()
 
+    def enter_data_request(self) -> None:
+        with self.gauge:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave_data_request(self) -> None:
+        with self.gauge:
+            self.in_flight -= 1
+
     def load_schema(self) -> None:
-        self.schema.reset()
+        self.schema.reset(self.profile)
         if self.config.schema_file is not None:
             self.apply_declarations(json.loads(self.config.schema_file.read_text()), persist=False)
         for decl in self.store.get_meta("declarations", []):
@@ -90,11 +110,14 @@ class Emulator:
                 self.store.set_meta("declarations", saved)
         return names
 
-    def reset(self, schema: bool = False) -> None:
+    def reset(self, schema: bool = False, profile: str | None = None) -> None:
+        """Back to the start-up state; ``profile`` switches the org profile (none: the start-up one). Duplicate
+        rules return to the profile's; declarations are kept unless ``schema``."""
+        self.profile = get_profile(profile or self.config.org_profile).name
         self.store.clear()
         if schema:
             self.store.set_meta("declarations", [])
-            self.load_schema()
+        self.load_schema()
         self.reset_runtime()
 
     def limits(self) -> dict[str, Any]:
@@ -194,7 +217,12 @@ class Emulator:
             "login_failures": self.login_failures,
             "injected_faults": dict(self.injected),
             "daily_limit": self.daily_limit,
+            "max_concurrent_requests": self.max_in_flight,
+            **{f"records_{op}": self._written(op) for op in ("created", "updated", "deleted")},
         }
+
+    def _written(self, operation: str) -> dict[str, int]:
+        return {obj: n for (obj, op), n in sorted(self.store.stats.items()) if op == operation}
 
 
 def endpoint_name(method: str, sub: str) -> str:

@@ -143,6 +143,8 @@ def process(app: Emulator, job: Job, txn: Txn) -> None:
         job.state = "Failed"
         return
     job.header, data = rows[0], [r for r in rows[1:] if r]
+    operation = {"insert": "create"}.get(job.operation, job.operation)
+    app.request_log.note(app.schema, obj.name, operation, job.header, records=len(data))
     for row in data:
         values: dict[str, Any] = {}
         for name, value in zip(job.header, row, strict=False):
@@ -151,7 +153,7 @@ def process(app: Emulator, job: Job, txn: Txn) -> None:
             elif value != "":
                 values[name] = value
         one = Txn(txn)
-        writer = Writer(app.schema, one)
+        writer = Writer(app.schema, one, version=job.version, csv=True)  # no duplicate header in Bulk 2.0
         try:
             created = False
             if job.operation == "insert":

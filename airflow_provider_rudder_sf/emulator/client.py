@@ -93,8 +93,28 @@ class EmulatorHandle:
             raise RuntimeError(f"emulator admin {method} {path} failed: {resp.status_code} {resp.text}")
         return resp.json()
 
-    def reset(self, schema: bool = False) -> None:
-        self._admin("POST", "reset", {"schema": schema})
+    def reset(self, schema: bool = False, profile: str | None = None) -> None:
+        """Back to the start-up state (``schema``: drop declarations too; ``profile``: switch org profile,
+        ``None`` = the one the emulator started with)."""
+        payload: dict[str, Any] = {"schema": schema}
+        if profile is not None:
+            payload["profile"] = profile
+        self._admin("POST", "reset", payload)
+
+    def profile(self) -> str:
+        """The active org profile's name."""
+        return str(self._admin("GET", "profile")["profile"])
+
+    def requests(self) -> dict[str, Any]:
+        """What clients sent: ``{"writes": {Obj: {op: {"records", "fields"}}}, "allow_save_requests": n}``."""
+        return dict(self._admin("GET", "requests"))
+
+    def duplicate_rules(self) -> list[dict[str, Any]]:
+        return list(self._admin("GET", "duplicate-rules"))
+
+    def set_duplicate_rules(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the duplicate rules in force (``[]`` disables them); returns them as stored."""
+        return list(self._admin("POST", "duplicate-rules", rules))
 
     def seed(self, obj: str, records: list[dict[str, Any]]) -> list[str]:
         return list(self._admin("POST", f"records/{obj}", records)["ids"])

@@ -10,8 +10,10 @@ Fixtures:
     The same server, reset before the test: no records, default faults/settings/credentials, counters at zero, no
     sessions, declared schema dropped. Yields an ``EmulatorHandle`` with ``base_url``, ``ca_path``, ``username``,
     ``password``, ``security_token``, ``connection_json()``/``connection_uri()`` and admin helpers ``seed(obj,
-    records) -> ids``, ``records(obj)``, ``counters()``, ``set_faults(**kw)``, ``declare_fields(obj, specs)``,
-    ``settings(**kw)``, ``expire_sessions()``.
+    records) -> ids``, ``records(obj)``, ``counters()``, ``requests()``, ``set_faults(**kw)``,
+    ``declare_fields(obj, specs)``, ``settings(**kw)``, ``expire_sessions()``, ``duplicate_rules()``,
+    ``set_duplicate_rules(rules)``, ``profile()``. The org profile is the start-up one (``full``); call
+    ``reset(schema=True, profile="minimal")`` for a realistic restricted org (the next test's reset undoes it).
 
 Example (a DAG test)::
 

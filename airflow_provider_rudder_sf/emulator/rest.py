@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import soql
+from . import duplicates, soql
 from .http_types import Request, Response
 from .schema import ObjectSpec
 from .store import Txn
@@ -61,7 +61,7 @@ def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> R
         if head == "sobjects":
             return sobjects(app, req, version, parts[1:], txn)
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
-            return collections(app, req, parts[2:], txn)
+            return collections(app, req, version, parts[2:], txn)
         if head == "composite" and len(parts) == 1 and method == "POST":
             return composite(app, req, version, txn)
         if head == "jobs" and len(parts) >= 2 and parts[1] == "ingest":
@@ -70,6 +70,8 @@ def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> R
             response: Response = ingest(app, req, version, parts[2:], txn)
             return response
     except RecordError as err:
+        if err.parser_message is not None:  # a wrong JSON type fails the whole single-record request
+            return Response.error(400, "JSON_PARSER_ERROR", err.parser_message)
         return Response.json(err.status, [err.rest_error()])
     except (ValueError, TypeError) as err:
         return Response.error(400, "JSON_PARSER_ERROR", f"Unexpected request body: {err}")
@@ -173,6 +175,23 @@ def query_more(app: Emulator, locator: str) -> Response:
 
 
 # -- single-record sObject resources --
+def writer_for(app: Emulator, req: Request, txn: Txn, version: str) -> Writer:
+    """A writer for one write request, honouring (and counting) ``Sforce-Duplicate-Rule-Header``."""
+    allowed = duplicates.allow_save(req.header("sforce-duplicate-rule-header"))
+    if allowed:
+        app.request_log.allow_save_requests += 1
+    return Writer(app.schema, txn, allow_save=allowed, version=version)
+
+
+def _write_operation(method: str, parts: list[str]) -> str | None:
+    """The request-log operation of a single-record route, None when the route does not write."""
+    if method == "POST" and (len(parts) == 1 or (len(parts) == 2 and parts[1].lower() == "id")):
+        return "create"
+    if method == "PATCH" and len(parts) in {2, 3}:
+        return "update" if len(parts) == 2 else "upsert"
+    return "delete" if method == "DELETE" and len(parts) == 2 else None
+
+
 def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
     if not parts:
         return Response.json(
@@ -184,11 +203,18 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
             },
         )
     obj = get_object(app, parts[0])
-    writer = Writer(app.schema, txn)
     method = req.method
+    body: Any = None
+    operation = _write_operation(method, parts)
+    if operation is not None:
+        writer = writer_for(app, req, txn, version)
+        body = req.json() if method != "DELETE" else None
+        app.request_log.note_body(app.schema, obj.name, operation, body)
+    else:
+        writer = Writer(app.schema, txn, version=version)
     if len(parts) == 1:
         if method == "POST":
-            new_id = writer.create(obj, req.json())
+            new_id = writer.create(obj, body)
             return Response.json(201, {"id": new_id, "success": True, "errors": []})
         return Response.json(200, {"objectDescribe": describe_object(obj, version, short=True), "recentItems": []})
     if len(parts) == 2 and parts[1] == "describe":
@@ -198,19 +224,19 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
             record = writer.existing(obj, parts[1])
             wanted = req.query.get("fields")
             names = (
-                [s.name for s in obj.fields.values()]
+                [s.name for s in obj.visible()]
                 if not wanted
                 else [_field_or_error(obj, n.strip()) for n in wanted.split(",")]
             )
             return Response.json(200, _render(record, obj, names, version))
         if method == "PATCH":
-            writer.update(obj, parts[1], req.json())
+            writer.update(obj, parts[1], body)
             return Response.empty()
         if method == "DELETE":
             writer.delete(obj, parts[1])
             return Response.empty()
         if method == "POST" and parts[1].lower() == "id":
-            new_id = writer.create(obj, req.json())
+            new_id = writer.create(obj, body)
             return Response.json(201, {"id": new_id, "success": True, "errors": [], "created": True})
         return Response.error(
             405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE"
@@ -219,7 +245,7 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
         spec = writer.external_field(obj, parts[1])
         if method == "PATCH":
             try:
-                record_id, created = writer.upsert(obj, spec.name, parts[2], req.json() or {})
+                record_id, created = writer.upsert(obj, spec.name, parts[2], body or {})
             except RecordError as err:
                 if err.status == 300:
                     keys = txn.find_by(obj.name, spec.name, parts[2])
@@ -240,7 +266,7 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
                 return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
             if len(live) > 1:
                 return Response.json(300, [f"/services/data/v{version}/sobjects/{obj.name}/{r['Id']}" for r in live])
-            return Response.json(200, _render(live[0], obj, [s.name for s in obj.fields.values()], version))
+            return Response.json(200, _render(live[0], obj, [s.name for s in obj.visible()], version))
     return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
 
 
@@ -260,24 +286,28 @@ def _field_or_error(obj: ObjectSpec, name: str) -> str:
 
 def describe_object(obj: ObjectSpec, version: str, short: bool = False) -> dict[str, Any]:
     base = f"/services/data/v{version}/sobjects/{obj.name}"
+    label = obj.name.removesuffix("__c").replace("_", " ")
     info: dict[str, Any] = {
         "name": obj.name,
-        "label": obj.name.removesuffix("__c"),
+        "label": label,
+        "labelPlural": f"{label}s",
         "keyPrefix": obj.key_prefix,
         "custom": obj.custom,
         "createable": True,
         "updateable": True,
         "deletable": True,
         "queryable": True,
+        "retrieveable": True,
+        "searchable": True,
         "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
     }
     if not short:
-        info["fields"] = [spec.describe() for spec in obj.fields.values()]
+        info["fields"] = [spec.describe() for spec in obj.visible()]
     return info
 
 
 # -- sObject Collections --
-def collections(app: Emulator, req: Request, parts: list[str], txn: Txn) -> Response:
+def collections(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         return Response.error(400, "JSON_PARSER_ERROR", "Request body must be an object with a 'records' list")
@@ -297,11 +327,12 @@ def collections(app: Emulator, req: Request, parts: list[str], txn: Txn) -> Resp
         Writer(app.schema, txn).external_field(get_object(app, parts[0]), parts[1])
     else:
         return Response.error(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed.")
-    return Response.json(200, write_collection(app, op, records, all_or_none, txn, parts))
+    writer = writer_for(app, req, txn, version)
+    return Response.json(200, write_collection(app, op, records, all_or_none, txn, parts, writer))
 
 
 def write_collection(
-    app: Emulator, op: str, records: list[Any], all_or_none: bool, txn: Txn, parts: list[str]
+    app: Emulator, op: str, records: list[Any], all_or_none: bool, txn: Txn, parts: list[str], base: Writer
 ) -> list[dict[str, Any]]:
     batch = Txn(txn)
     results: list[dict[str, Any]] = []
@@ -320,6 +351,7 @@ def write_collection(
                     raise RecordError("INVALID_TYPE", f"The object type {type_name} does not match the URI", [])
             if not type_name:
                 raise RecordError("INVALID_TYPE", "sObject type must be specified in attributes", [])
+            app.request_log.note_body(app.schema, type_name, op, record)
             obj = get_object(app, type_name)
             if app.faults.lock_row():
                 rid = record.get("Id") or record.get("id") or ""
@@ -329,7 +361,7 @@ def write_collection(
                     [],
                 )
             one = Txn(batch)
-            writer = Writer(app.schema, one)
+            writer = Writer(app.schema, one, allow_save=base.allow_save, version=base.version)
             if op == "create":
                 result = {"id": writer.create(obj, record), "success": True, "errors": []}
             elif op == "update":

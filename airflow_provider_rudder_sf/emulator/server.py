@@ -30,6 +30,17 @@ class _Handler(BaseHTTPRequestHandler):
             sys.stderr.write("emulator: " + (format % args) + "\n")
 
     def _serve(self) -> None:
+        # the whole exchange counts, outside the app lock, so that concurrent clients are visible as such
+        data = self.path.startswith("/services/data/v")
+        if data:
+            self.server.app.enter_data_request()
+        try:
+            self._exchange()
+        finally:
+            if data:
+                self.server.app.leave_data_request()
+
+    def _exchange(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)

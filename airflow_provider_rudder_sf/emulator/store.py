@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class Store:
         self.seqs: dict[str, int] = {}
         self.indexes: dict[tuple[str, str], dict[Any, set[str]]] = {}
         self.seq = 0
+        self.stats: Counter[tuple[str, str]] = Counter()  # (object, "created"/"updated"/"deleted") committed
         for key, obj, seq, data in self.db.execute("SELECT key, obj, seq, data FROM records ORDER BY seq"):
             self.objects.setdefault(obj, {})[key] = json.loads(data)
             self.seqs[key] = seq
@@ -106,6 +108,7 @@ class Store:
             self.put_many(obj, records)
 
     def clear(self) -> None:
+        self.stats.clear()
         self.objects.clear()
         self.seqs.clear()
         self.indexes.clear()
@@ -121,6 +124,7 @@ class Txn:
     def __init__(self, parent: Store | Txn) -> None:
         self.parent = parent
         self.changes: dict[tuple[str, str], Record] = {}
+        self.stats: Counter[tuple[str, str]] = Counter()  # writes made here; counted only once committed
 
     @property
     def store(self) -> Store:
@@ -168,4 +172,6 @@ class Txn:
             self.parent.changes.update(self.changes)
         else:
             self.parent.apply(self.changes)
+        self.parent.stats.update(self.stats)
         self.changes = {}
+        self.stats = Counter()

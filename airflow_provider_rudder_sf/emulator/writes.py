@@ -7,12 +7,14 @@ Each operation works on a ``Txn`` and raises ``RecordError`` carrying Salesforce
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import ids
+from . import duplicates, ids
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldSpec, ObjectSpec, Schema
 from .store import Record, Txn
 
@@ -25,17 +27,36 @@ _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[
 
 
 class RecordError(Exception):
-    def __init__(self, code: str, message: str, fields: list[str] | None = None, status: int = 400) -> None:
+    """One record refused. ``parser_message`` marks a value of the wrong JSON type: single-record REST answers
+    those for the whole request as ``JSON_PARSER_ERROR`` (as Salesforce does), while Collections and Bulk keep them
+    per record as ``INVALID_TYPE_ON_FIELD_IN_RECORD`` so that one bad record cannot hide the others in tests."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        fields: list[str] | None = None,
+        status: int = 400,
+        duplicate: dict[str, Any] | None = None,
+        parser_message: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.fields = fields or []
         self.status = status
+        self.duplicate = duplicate
+        self.parser_message = parser_message
 
     def save_error(self) -> dict[str, Any]:
-        return {"statusCode": self.code, "message": self.message, "fields": self.fields}
+        error: dict[str, Any] = {"statusCode": self.code, "message": self.message, "fields": self.fields}
+        if self.duplicate is not None:
+            error["duplicateResult"] = self.duplicate
+        return error
 
     def rest_error(self) -> dict[str, Any]:
+        if self.duplicate is not None:  # the misspelled key is what Salesforce really sends here (note §5.2)
+            return {"errorCode": self.code, "message": self.message, "duplicateResut": self.duplicate}
         return {"message": self.message, "errorCode": self.code, "fields": self.fields}
 
 
@@ -52,25 +73,101 @@ def now_iso() -> str:
 
 
 def label(spec: FieldSpec) -> str:
-    return spec.label or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", spec.name.removesuffix("__c"))
+    return spec.display_label
+
+
+_JAVA_TYPES = {"boolean": "boolean", "int": "int", "date": "date", "datetime": "datetime"}
+
+
+def _token(value: Any) -> str:
+    if isinstance(value, bool):
+        return "VALUE_TRUE" if value else "VALUE_FALSE"
+    if isinstance(value, int):
+        return "VALUE_NUMBER_INT"
+    if isinstance(value, float):
+        return "VALUE_NUMBER_FLOAT"
+    if isinstance(value, dict):
+        return "START_OBJECT"
+    return "START_ARRAY" if isinstance(value, list) else "VALUE_STRING"
+
+
+def wrong_type(spec: FieldSpec, value: Any) -> RecordError:
+    shown = json.dumps(value) if isinstance(value, (dict, list)) else value
+    java = _JAVA_TYPES.get(spec.type, "double" if spec.type in NUMBER_TYPES else spec.type)
+    if spec.type not in {*_JAVA_TYPES, *NUMBER_TYPES, "multipicklist"}:
+        java = "string"
+    return RecordError(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{label(spec)}: value not of required type: {shown}",
+        [spec.name],
+        parser_message=f"Cannot deserialize instance of {java} from {_token(value)} value {shown} or request may be"
+        " missing a required field",
+    )
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
 class Writer:
+    """Writes through one ``Txn``. ``allow_save``: the request carried ``Sforce-Duplicate-Rule-Header:
+    allowSave=true``; ``csv``: values come from Bulk CSV cells (all text), so numbers and booleans are parsed."""
+
     schema: Schema
     txn: Txn
+    allow_save: bool = False
+    version: str = "59.0"
+    csv: bool = False
 
     # -- validation --
+    def _number(self, spec: FieldSpec, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not self.csv):
+            raise wrong_type(spec, value)
+        if isinstance(value, str):
+            try:
+                value = float(value) if any(c in value for c in ".eE") else int(value)
+            except ValueError:
+                raise wrong_type(spec, value) from None
+        if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise wrong_type(spec, value)
+        if spec.type == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise wrong_type(spec, value)
+            value = int(value)
+        integer_digits = (spec.digits or 18) if spec.type == "int" else spec.precision - spec.scale
+        if (spec.precision or spec.type == "int") and abs(value) >= 10**integer_digits:
+            raise RecordError(
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"{label(spec)}: value outside of valid range on numeric field: {value}",
+                [spec.name],
+            )
+        return value
+
+    def _restricted(self, spec: FieldSpec, text: str) -> None:
+        for choice in text.split(";") if spec.type == "multipicklist" else [text]:
+            if choice not in spec.values:
+                raise RecordError(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{label(spec)}: bad value for restricted picklist field: {choice}",
+                    [spec.name],
+                )
+
     def _coerce(self, obj: ObjectSpec, spec: FieldSpec, value: Any) -> Any:
         if value is None:
             return None
-        bad = RecordError(
-            "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{label(spec)}: value not of required type: {value}", [spec.name]
-        )
         if isinstance(value, (dict, list)):
-            raise bad
+            raise wrong_type(spec, value)
         if spec.type in STRING_TYPES:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise wrong_type(spec, value)
             text = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+            if spec.restricted and text != "":
+                self._restricted(spec, text)
             if spec.length and len(text) > spec.length:
                 raise RecordError(
                     "STRING_TOO_LONG",
@@ -89,25 +186,21 @@ class Writer:
         if spec.type == "boolean":
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.lower() in {"true", "false"}:
-                return value.lower() == "true"
-            raise bad
+            # JSON accepts exactly "true"/"false" (note §3); Bulk CSV cells in any case
+            word = value.lower() if self.csv and isinstance(value, str) else value
+            if word in {"true", "false"}:
+                return word == "true"
+            raise wrong_type(spec, value)
         if spec.type in NUMBER_TYPES:
-            if isinstance(value, bool):
-                raise bad
-            if isinstance(value, str):
-                try:
-                    value = float(value) if any(c in value for c in ".eE") else int(value)
-                except ValueError:
-                    raise bad from None
-            if spec.type == "int" and (isinstance(value, float) and not value.is_integer()):
-                raise bad
-            return int(value) if spec.type == "int" else value
+            return self._number(spec, value)
         if spec.type in {"date", "datetime"}:
-            if not isinstance(value, str) or not (_DATE_RE if spec.type == "date" else _DATETIME_RE).match(value):
-                raise bad
+            pattern = _DATE_RE if spec.type == "date" else _DATETIME_RE
+            if not isinstance(value, str) or not pattern.match(value) or not _valid_date(value):
+                raise wrong_type(spec, value)
             return value
         if spec.type == "reference":
+            if not isinstance(value, str):
+                raise wrong_type(spec, value)
             if not ids.is_well_formed(value):
                 raise RecordError("MALFORMED_ID", f"{label(spec)}: id value of incorrect type: {value}", [spec.name])
             target = self.schema.by_prefix(str(value)[:3])
@@ -180,8 +273,38 @@ class Writer:
         values = self.clean(obj, body, creating=True)
         record = self.new_record(obj, values)
         self._check_required(obj, record)
+        self._check_unique(obj, record)
+        self._check_duplicates(obj, record)
         self.txn.put(obj.name, record)
+        self.txn.stats[(obj.name, "created")] += 1
         return str(record["Id"])
+
+    def _check_unique(self, obj: ObjectSpec, record: Record) -> None:
+        for spec in obj.fields.values():
+            value = record.get(spec.name)
+            if not spec.unique or value is None:
+                continue
+            for key in self.txn.find_by(obj.name, spec.name, value):
+                other = self.txn.get(obj.name, key)
+                if other is None or other["Id"] == record["Id"] or other.get("IsDeleted"):
+                    continue
+                if spec.case_sensitive and other.get(spec.name) != value:
+                    continue
+                raise RecordError(
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {spec.name} duplicates value on record with id: {other['Id']}",
+                    [spec.name],
+                )
+
+    def _check_duplicates(self, obj: ObjectSpec, record: Record) -> None:
+        for rule in self.schema.duplicate_rules:
+            if rule.object != obj.name or (rule.action == "alert" and self.allow_save):
+                continue
+            found = duplicates.matches(rule, record, self.txn.store)
+            if found:
+                raise RecordError(
+                    "DUPLICATES_DETECTED", rule.message, [], duplicate=duplicates.result(rule, found, self.version)
+                )
 
     def existing(self, obj: ObjectSpec, record_id: Any, status: int = 404) -> Record:
         if not ids.is_well_formed(record_id):
@@ -210,8 +333,10 @@ class Writer:
             else:
                 record[name] = value
         self._check_required(obj, record)
+        self._check_unique(obj, record)
         self._derive(obj, record)
         self.txn.put(obj.name, record)
+        self.txn.stats[(obj.name, "updated")] += 1
         return str(record["Id"])
 
     def upsert(self, obj: ObjectSpec, ext_field: str, value: Any, body: dict[str, Any]) -> tuple[str, bool]:
@@ -250,3 +375,4 @@ class Writer:
         record["IsDeleted"] = True
         self._derive(obj, record)
         self.txn.put(obj.name, record)
+        self.txn.stats[(obj.name, "deleted")] += 1

@@ -23,3 +23,16 @@ def sf(salesforce_emulator: EmulatorHandle) -> Salesforce:
 @pytest.fixture
 def data_url(salesforce_emulator: EmulatorHandle) -> str:
     return f"{salesforce_emulator.base_url}/services/data/v{VERSION}"
+
+
+@pytest.fixture
+def minimal(salesforce_emulator: EmulatorHandle) -> EmulatorHandle:
+    """The emulator switched to the ``minimal`` org profile (the next test's reset returns to ``full``)."""
+    salesforce_emulator.reset(schema=True, profile="minimal")
+    return salesforce_emulator
+
+
+@pytest.fixture
+def msf(minimal: EmulatorHandle) -> Salesforce:
+    """A client logged in to the ``minimal`` org."""
+    return login(minimal)
