@@ -5,7 +5,7 @@ from __future__ import annotations
 try:  # Airflow 3.2+
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 except ImportError:  # Airflow 3.0 and 3.1
-    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef,attr-defined]
 
 from airflow.sdk import ObjectStoragePath
 

@@ -3,6 +3,9 @@
 Each task try writes its own file, ``<base>/<dag_id>/<run_id>/<task_id>[.<map_index>]/try-<n>.jsonl[.gz]``, so a
 retry never mixes its dead letters with an earlier try's. The writer only writes what it is given: callers pass
 the original event, the stage, a code and a one-sentence reason, never credentials or session data.
+
+Dead letters hold personal data: local files are created ``0600`` and the directories the writer creates ``0700``.
+:meth:`DeadLetterWriter.check` proves the location writable before a run sends anything to Salesforce.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from airflow_provider_rudder_sf.mapping.model import STAGES, Rejected, Stage
-from airflow_provider_rudder_sf.sources.files import has_scheme, resolve_files
-from airflow_provider_rudder_sf.sources.records import SourceReadError, iter_lines
+from airflow_provider_rudder_sf.sources.files import StagedFile, has_scheme, resolve_files
+from airflow_provider_rudder_sf.sources.records import iter_lines
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,52 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_PART = 120
 _FLUSH_EVERY = 100
 _CORE_KEYS = frozenset({"event", "event_format", "stage", "code", "reason", "origin", "seq", "written_at"})
+#: A dead letter holds an event of up to the run's ``max_line_bytes`` plus its reason: read back with room to spare.
+DEAD_LETTER_MAX_LINE_BYTES = 64 << 20
+# Object stores have no real directories, and their mkdir creates a missing bucket: a typo in the location would
+# quietly become a new bucket (with default, possibly public, settings) instead of an error.
+_BUCKET_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss"})
+_PROBE_PREFIX = ".rudder-sf-write-check-"  # a leading "." keeps read_dead_letters from ever listing a probe
+
+
+class DeadLetterLocationError(ValueError):
+    """The dead-letter location cannot be written to; raised by :meth:`DeadLetterWriter.check`."""
+
+
+def _local_path(location: str) -> Path | None:
+    """The local path of a plain path or a ``file://`` URL (written with owner-only modes like any local path);
+    ``None`` for object storage."""
+    if not has_scheme(location):
+        return Path(location).expanduser()
+    parts = urlsplit(location)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return Path(url2pathname(parts.path))
+    return None
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create the missing directories down to ``directory``, each 0700. Directories that already exist keep their
+    mode: they are not ours to change. (``Path.mkdir(parents=True)`` would create the parents with default modes.)"""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # created meanwhile by a parallel task: fine
+            if not path.is_dir():
+                raise
+
+
+def _create_private(path: Path) -> IO[bytes]:
+    """Create a new file readable by its owner only; ``FileExistsError`` if the name is taken."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def _cause(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).rstrip(".")
 
 
 def _safe_part(value: str) -> str:
@@ -171,26 +225,72 @@ class DeadLetterWriter:
             yield f"{stem}-{attempt}{dot}{ext}"
 
     def _open_raw(self) -> IO[bytes]:
-        if has_scheme(self.location):
-            from airflow.sdk import ObjectStoragePath
-
-            for candidate in self._candidates():
-                path = ObjectStoragePath(candidate, conn_id=self.conn_id)
-                if not path.exists():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self.location = candidate
-                    return path.open("wb")  # type: ignore[no-any-return, no-untyped-call]
-        else:
-            for candidate in self._candidates():
-                local = Path(candidate)
-                local.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    handle = local.open("xb")
-                except FileExistsError:
-                    continue
-                self.location = candidate
-                return handle
+        local = _local_path(self.location)
+        if local is None:
+            return self._open_object()
+        for candidate in self._candidates():
+            path = _local_path(candidate) or local  # a file:// location keeps its URL as the location
+            _make_private_dirs(path.parent)
+            try:
+                handle = _create_private(path)
+            except FileExistsError:
+                continue
+            self.location = candidate
+            return handle
         raise FileExistsError(f"no free dead-letter file name next to {self.location!r}")
+
+    def _object(self, location: str) -> ObjectStoragePath:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(location, conn_id=self.conn_id)
+
+    def _open_object(self) -> IO[bytes]:
+        for candidate in self._candidates():
+            path = self._object(candidate)
+            if not path.exists():
+                if path.protocol not in _BUCKET_STORES:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                self.location = candidate
+                return path.open("wb")  # type: ignore[no-any-return, no-untyped-call]
+        raise FileExistsError(f"no free dead-letter file name next to {self.location!r}")
+
+    @property
+    def directory(self) -> str:
+        """The directory (or object-storage prefix) the dead-letter file goes into."""
+        local = _local_path(self.location)
+        if local is not None and not has_scheme(self.location):
+            return str(local.parent)
+        return self.location.rstrip("/").rpartition("/")[0]
+
+    def check(self) -> None:
+        """Prove the location writable before anything is sent to Salesforce: create its directory, then write and
+        delete a small probe file next to where the dead letters go.
+
+        Raises :class:`DeadLetterLocationError` with one message naming the location and the cause; without this,
+        a wrong location would only show after the run had written to Salesforce, with the dead letters lost.
+        """
+        try:
+            self._probe()
+        except Exception as exc:  # any failure means the same here: not writable; the message says why
+            raise DeadLetterLocationError(
+                f"The dead-letter location {self.directory!r} is not writable: {_cause(exc)}. Fix the dead_letter "
+                "argument or the permissions; nothing was sent to Salesforce."
+            ) from None  # the cause is in the message; a chained traceback would only bury it
+
+    def _probe(self) -> None:
+        name = f"{_PROBE_PREFIX}{secrets.token_hex(4)}"
+        local = _local_path(self.location)
+        if local is not None:
+            _make_private_dirs(local.parent)
+            with _create_private(local.parent / name) as probe:
+                probe.write(b"{}\n")
+            (local.parent / name).unlink()
+            return
+        path = self._object(f"{self.directory}/{name}")
+        if path.protocol not in _BUCKET_STORES:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"{}\n")
+        path.unlink()
 
     def _stream(self) -> IO[bytes] | gzip.GzipFile:
         if self._closed:
@@ -279,29 +379,34 @@ class DeadLetterWriter:
 
 
 def read_dead_letters(
-    location: str | os.PathLike[str], *, conn_id: str | None = None, allow_missing: bool = False
+    location: str | os.PathLike[str],
+    *,
+    conn_id: str | None = None,
+    allow_missing: bool = False,
+    max_line_bytes: int = DEAD_LETTER_MAX_LINE_BYTES,
 ) -> Iterator[dict[str, Any]]:
     """Yield every dead letter under ``location`` (a file, or a directory/URL searched recursively), file by file
-    in name order. Lines that are not JSON objects (a write cut off by a killed worker) and a truncated gzip end
-    are logged and skipped, so one damaged file does not block a replay of the rest."""
+    in name order. Lines that are not JSON objects (a write cut off by a killed worker), lines over
+    ``max_line_bytes`` and a truncated gzip end are logged and skipped, so one damaged file does not block a
+    replay of the rest. ``conn_id`` names the object-storage connection for URLs."""
     files = resolve_files(
         location, conn_id=conn_id, allow_missing=allow_missing, recursive=True, patterns=DEAD_LETTER_PATTERNS
     )
-    return _iter_dead_letters(files)
+    return _iter_dead_letters(files, max_line_bytes)
 
 
-def _iter_dead_letters(files: list[Any]) -> Iterator[dict[str, Any]]:
+def _iter_dead_letters(files: list[StagedFile], max_line_bytes: int) -> Iterator[dict[str, Any]]:
     for staged in files:
         with staged.open() as fileobj:
-            try:
-                for record in iter_lines(fileobj, staged.uri):
-                    try:
-                        value = json.loads(str(record.raw))
-                    except ValueError:
-                        value = None
-                    if isinstance(value, dict):
-                        yield value
-                    else:
-                        log.warning("Skipping a damaged dead-letter line at %s", record.origin)
-            except SourceReadError as exc:
-                log.warning("Dead-letter file ends early, later lines skipped: %s", exc)
+            for record in iter_lines(fileobj, staged.uri, max_line_bytes=max_line_bytes):
+                if record.problem is not None:
+                    log.warning("Skipping dead letters that cannot be read: %s", record.problem.reason)
+                    continue
+                try:
+                    value = json.loads(str(record.raw))
+                except ValueError:
+                    value = None
+                if isinstance(value, dict):
+                    yield value
+                else:
+                    log.warning("Skipping a damaged dead-letter line at %s", record.origin)

@@ -17,6 +17,8 @@ import pytest  # noqa: E402  (the environment above must be set before anything 
 
 from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS  # noqa: E402
 
+pytest_plugins = ["storage.s3_server"]  # the s3_server fixture: moto's S3 server for object-storage tests
+
 
 @pytest.fixture
 def crm(salesforce_emulator, monkeypatch):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
+import stat
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from airflow_provider_rudder_sf.deadletter import (
+    DeadLetterLocationError,
     DeadLetterWriter,
     dead_letter_path,
     dead_letter_path_for_context,
@@ -219,3 +222,79 @@ def test_read_missing_location_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_dead_letters(tmp_path / "none")
     assert list(read_dead_letters(tmp_path / "none", allow_missing=True)) == []
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "file-url"])
+def test_files_are_0600_and_only_created_directories_0700(tmp_path: Path, as_url: bool) -> None:
+    tmp_path.chmod(0o755)
+    base = tmp_path / "dead"
+    location = _path(base.as_uri() if as_url else base)
+    with DeadLetterWriter(location) as writer:
+        writer.write({"email": "pii@example.com"}, stage="validate", code="c", reason="r")
+    written = Path(_path(base))
+    assert _mode(written) == 0o600
+    created = [base, base / "sync", written.parent.parent, written.parent]  # <base>/<dag>/<run>/<task>
+    assert {_mode(d) for d in created} == {0o700}
+    assert _mode(tmp_path) == 0o755, "an existing directory's mode is not ours to change"
+
+
+def test_a_renamed_file_for_a_taken_name_is_0600_too(tmp_path: Path) -> None:
+    location = _path(tmp_path)
+    for n in (1, 2):
+        with DeadLetterWriter(location) as writer:
+            writer.write({"n": n}, stage="validate", code="c", reason="r")
+    assert writer.location.endswith("try-1-2.jsonl")
+    assert _mode(Path(writer.location)) == 0o600
+
+
+def test_check_creates_the_directory_and_leaves_no_probe(tmp_path: Path) -> None:
+    writer = DeadLetterWriter(_path(tmp_path))
+    writer.check()
+    directory = Path(writer.location).parent
+    assert directory.is_dir() and _mode(directory) == 0o700
+    assert list(directory.iterdir()) == []
+    assert not writer.written
+
+
+def test_check_fails_with_one_clear_message_when_a_parent_is_a_file(tmp_path: Path) -> None:
+    # A regular file where a directory should be stops root too (tests may run as root, where modes do not).
+    (tmp_path / "ro").write_text("not a directory")
+    writer = DeadLetterWriter(_path(tmp_path / "ro" / "x"))
+    with pytest.raises(DeadLetterLocationError) as caught:
+        writer.check()
+    message = str(caught.value)
+    directory = str(Path(writer.location).parent)
+    assert message.startswith(f"The dead-letter location {directory!r} is not writable: [Errno 20] Not a directory")
+    assert message.endswith("Fix the dead_letter argument or the permissions; nothing was sent to Salesforce.")
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="modes do not stop root")
+def test_check_fails_on_a_read_only_directory(tmp_path: Path) -> None:
+    read_only = tmp_path / "ro"
+    read_only.mkdir(mode=0o500)
+    try:
+        with pytest.raises(DeadLetterLocationError, match="Permission denied"):
+            DeadLetterWriter(read_only / "try-1.jsonl").check()
+    finally:
+        read_only.chmod(0o700)
+
+
+def test_reading_skips_lines_over_max_line_bytes_and_a_truncated_gz_end(tmp_path: Path) -> None:
+    with DeadLetterWriter(tmp_path / "a" / "try-1.jsonl") as writer:
+        writer.write("x" * 5000, stage="parse", code="c", reason="r")
+        writer.write({"ok": 1}, stage="validate", code="c", reason="r")
+    with DeadLetterWriter(tmp_path / "b" / "try-1.jsonl.gz") as writer:
+        for n in range(3000):
+            writer.write({"n": n}, stage="validate", code="c", reason="r")
+    gz = tmp_path / "b" / "try-1.jsonl.gz"
+    gz.write_bytes(gz.read_bytes()[:-40])
+    events = [r["event"] for r in read_dead_letters(tmp_path, max_line_bytes=1000)]
+    assert events[0] == {"ok": 1}
+    assert 0 < len(events) - 1 < 3000
+    assert events[1:] == [{"n": n} for n in range(len(events) - 1)]

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_rudder_sf.deadletter import DeadLetterWriter, dead_letter_path_for_context
+from airflow_provider_rudder_sf.deadletter import (
+    DeadLetterLocationError,
+    DeadLetterWriter,
+    dead_letter_path_for_context,
+)
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
 from airflow_provider_rudder_sf.mapping.options import DEFAULT_PROTECTED_FIELDS
@@ -194,9 +198,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
             if self.dead_letter:
                 location = dead_letter_path_for_context(self.dead_letter, context)
                 with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
-                    check = getattr(dead_letters, "check", None)
-                    if check is not None:
-                        check()  # an unwritable location fails now, once, before any Salesforce request
+                    dead_letters.check()  # an unwritable location fails now, once, before any Salesforce request
                     summary = self._run(records, hook, dead_letters)
             else:
                 summary = self._run(records, hook, LogOnlyDeadLetters(self.log))
@@ -207,10 +209,8 @@ class IdentifyToSalesforceOperator(BaseOperator):
                 raise AirflowException(str(exc)) from None
             # A wrong password retried by Airflow would lock the user out (10 failures by default): fail once.
             raise AirflowFailException(f"{exc} (not retried: retrying a refused login can lock the user out)") from None
-        except ValueError as exc:
-            if type(exc).__name__ == "DeadLetterLocationError":
-                raise AirflowFailException(str(exc)) from None
-            raise
+        except DeadLetterLocationError as exc:
+            raise AirflowFailException(str(exc)) from None
         usage = hook.get_conn().api_usage
         if usage is not None:
             summary.api_calls_left, summary.api_daily_limit = usage[1] - usage[0], usage[1]
@@ -237,9 +237,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         return index, count
 
     def _source_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if self.max_line_bytes != 1_048_576:
-            options["max_line_bytes"] = self.max_line_bytes
+        options: dict[str, Any] = {"max_line_bytes": self.max_line_bytes}
         if self.model_object is not None:
             from airflow_provider_rudder_sf.sources.model import ModelSync
 

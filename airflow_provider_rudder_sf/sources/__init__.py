@@ -15,6 +15,8 @@ from airflow_provider_rudder_sf.sources.files import (
     resolve_files,
 )
 from airflow_provider_rudder_sf.sources.records import (
+    DEFAULT_MAX_LINE_BYTES,
+    SourceProblem,
     SourceReadError,
     StagedRecord,
     iter_dicts,
@@ -33,8 +35,10 @@ from airflow_provider_rudder_sf.sources.sql import (
 __all__ = [
     "DEFAULT_COLUMN_TRAITS",
     "DEFAULT_INTEGRATIONS",
+    "DEFAULT_MAX_LINE_BYTES",
     "RESERVED_COLUMNS",
     "STAGED_FILE_PATTERNS",
+    "SourceProblem",
     "SourceReadError",
     "StagedFile",
     "StagedRecord",

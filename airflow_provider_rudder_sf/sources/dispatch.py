@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_rudder_sf.sources.files import read_jsonl
-from airflow_provider_rudder_sf.sources.records import StagedRecord, iter_dicts
+from airflow_provider_rudder_sf.sources.records import DEFAULT_MAX_LINE_BYTES, StagedRecord, iter_dicts
 from airflow_provider_rudder_sf.sources.sql import read_sql
 
 
@@ -24,11 +24,13 @@ def open_source(
     conn_id: str | None = None,
     allow_missing: bool = False,
     recursive: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[StagedRecord]:
     """Return a lazy iterator of :class:`StagedRecord` for exactly one input.
 
     * ``events`` as a ``str``/path: a JSON Lines file, directory, glob or object-storage URL (``conn_id`` names
-      the object-storage connection; ``allow_missing`` and ``recursive`` as in :func:`read_jsonl`);
+      the object-storage connection; ``allow_missing``, ``recursive`` and ``max_line_bytes`` as in
+      :func:`read_jsonl`);
     * ``events`` as a list (or any iterable) of event dicts: read in memory, origins ``list:<index>``;
     * ``sql`` with ``sql_conn_id``: see :func:`read_sql` (``parameters``, ``json_column``, ``integrations``,
       ``column_traits``, ``chunk_size``).
@@ -62,7 +64,9 @@ def open_source(
     if given:
         raise ValueError(f"{', '.join(given)} only apply to a sql source")
     if isinstance(events, (str, os.PathLike)):
-        return read_jsonl(events, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive)
+        return read_jsonl(
+            events, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive, max_line_bytes=max_line_bytes
+        )
     if isinstance(events, (bytes, bytearray, Mapping)) or not isinstance(events, Iterable):
         raise ValueError(
             f"events must be a path, glob or URL string, or a list of event dicts; got {type(events).__name__}"

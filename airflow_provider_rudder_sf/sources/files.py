@@ -17,7 +17,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rudder_sf.sources.records import StagedRecord, iter_lines
+from airflow_provider_rudder_sf.sources.records import DEFAULT_MAX_LINE_BYTES, StagedRecord, iter_lines
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -88,8 +88,14 @@ def _split_url_glob(location: str) -> tuple[str, str]:
     return location[:scheme_end] + "/".join(parts[:first]), "/".join(parts[first:])
 
 
+def url_of(path: ObjectStoragePath) -> str:
+    """The plain URL of an object-storage path: ``str()`` would put the conn id in it (``s3://conn@bucket/...``),
+    and origins and dead letters should name the object as users know it."""
+    return f"{path.protocol}://{path.path}" if path.protocol else str(path)
+
+
 def _remote_file(path: ObjectStoragePath) -> StagedFile:
-    return StagedFile(uri=str(path), open=lambda: path.open("rb"))  # type: ignore[no-untyped-call]
+    return StagedFile(uri=url_of(path), open=lambda: path.open("rb"))  # type: ignore[no-untyped-call]
 
 
 def _resolve_url(location: str, conn_id: str | None, patterns: Sequence[str], recursive: bool) -> list[StagedFile]:
@@ -142,11 +148,14 @@ def resolve_files(
         raise
 
 
-def iter_files(files: Sequence[StagedFile]) -> Iterator[StagedRecord]:
-    """Read the files one after the other, one line at a time; each file is closed before the next opens."""
+def iter_files(files: Sequence[StagedFile], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[StagedRecord]:
+    """Read the files one after the other, one line at a time; each file is closed before the next opens.
+
+    A damaged file ends with one ``unreadable_file`` record (see :func:`iter_lines`) and the next file is read.
+    """
     for staged in files:
         with staged.open() as fileobj:
-            yield from iter_lines(fileobj, staged.uri)
+            yield from iter_lines(fileobj, staged.uri, max_line_bytes=max_line_bytes)
 
 
 def read_jsonl(
@@ -155,10 +164,13 @@ def read_jsonl(
     conn_id: str | None = None,
     allow_missing: bool = False,
     recursive: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[StagedRecord]:
     """Stream the staged events of a JSON Lines location (plain or gzipped files).
 
     The location is resolved now, so a missing input fails at the call with a clear message; the files are read
-    lazily as the iterator is consumed.
+    lazily as the iterator is consumed. Lines over ``max_line_bytes`` and damaged files come as records with a
+    ``problem`` (see :func:`iter_lines`).
     """
-    return iter_files(resolve_files(location, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive))
+    files = resolve_files(location, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive)
+    return iter_files(files, max_line_bytes=max_line_bytes)

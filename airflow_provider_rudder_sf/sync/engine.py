@@ -189,7 +189,7 @@ def _read(
 ) -> None:
     index, count = shard or (0, 1)
     for seq, record in enumerate(records):
-        problem = getattr(record, "problem", None)
+        problem = record.problem
         if problem is not None:  # an unreadable file's rest or an over-long line: never parsed
             if seq % count == index:
                 rejected = Rejected(record.raw, "parse", problem.code, problem.reason, seq)

@@ -17,6 +17,14 @@ def test_path_string_reads_files(tmp_path: Path) -> None:
     assert [r.raw for r in open_source(str(tmp_path / "a.jsonl"))] == ['{"a": 1}']
 
 
+def test_max_line_bytes_applies_to_files_and_not_to_lists(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"a": 1}\n')
+    [record] = open_source(str(tmp_path / "a.jsonl"), max_line_bytes=4)
+    assert record.problem is not None and record.problem.code == "line_too_long"
+    event = {"a": "x" * 100}
+    assert list(open_source([event], max_line_bytes=4)) == [StagedRecord(event, "list:0")]
+
+
 def test_list_of_dicts_reads_in_memory() -> None:
     event = {"type": "identify"}
     assert list(open_source([event])) == [StagedRecord(event, "list:0")]

@@ -157,3 +157,23 @@ def test_local_reading_does_not_import_airflow(tmp_path: Path) -> None:
         "assert not [m for m in sys.modules if m.split('.')[0] == 'airflow'], 'airflow imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_truncated_gz_among_good_files_ends_that_file_and_the_next_is_read(tmp_path: Path) -> None:
+    _write(tmp_path / "a.jsonl", ["a1"])
+    broken = _write(tmp_path / "b.jsonl.gz", [f"b{i}" for i in range(5000)], gz=True)
+    broken.write_bytes(broken.read_bytes()[:-20])  # drops the end of the deflate stream and the gzip trailer
+    _write(tmp_path / "c.jsonl.gz", ["c1", "c2"], gz=True)
+    records = list(read_jsonl(tmp_path))
+    problems = [r for r in records if r.problem]
+    assert [r.problem.code for r in problems if r.problem] == ["unreadable_file"]
+    unread_from = problems[0].raw["unread_from_line"]  # type: ignore[index]
+    assert problems[0].origin == f"{broken.resolve().as_uri()}:{unread_from}"
+    assert [r.raw for r in records if not r.problem] == ["a1", *(f"b{i}" for i in range(unread_from - 1)), "c1", "c2"]
+
+
+def test_max_line_bytes_reaches_the_file_reader(tmp_path: Path) -> None:
+    _write(tmp_path / "a.jsonl", ["x" * 50, "ok"])
+    records = list(read_jsonl(tmp_path, max_line_bytes=49))
+    assert records[0].problem is not None and records[0].problem.code == "line_too_long"
+    assert records[1].raw == "ok"
