@@ -17,6 +17,9 @@ import pytest  # noqa: E402  (the environment above must be set before anything 
 
 from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS  # noqa: E402
 
+# Fixture modules shared across test folders (tests/ is on sys.path: it has no __init__.py).
+pytest_plugins = ["sources.postgres"]
+
 
 @pytest.fixture
 def crm(salesforce_emulator, monkeypatch):

@@ -1,0 +1,219 @@
+"""pytest plugin: a throw-away PostgreSQL cluster for the tests (``postgres_server``, session scope).
+
+Loaded from ``tests/conftest.py`` through ``pytest_plugins``. The cluster is Debian's ``postgresql`` package
+(``make pg-deps`` installs it): ``initdb`` into a temporary directory, ``pg_ctl start`` listening on 127.0.0.1 on a free
+port and on a Unix socket in that directory, trust authentication, readiness polled with ``pg_isready`` against a
+deadline, stopped and removed at the end of the session. The system cluster is never touched.
+
+PostgreSQL refuses to run as root; when the tests run as root (CI), ``initdb`` and ``pg_ctl`` run as the ``postgres``
+system user through ``runuser``, with the temporary directory handed to that user.
+
+Without the binaries (or, as root, without the ``postgres`` user) the tests that use the fixture skip, and fail
+under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import itertools
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+SUPERUSER = "postgres"
+SYSTEM_USER = "postgres"
+START_DEADLINE_S = 60.0
+_POLL_INTERVAL_S = 0.05
+_database_numbers = itertools.count(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class PostgresServer:
+    """A running throw-away cluster; ``dbname`` is the database this handle talks to."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    socket_dir: str
+
+    def connection_json(self) -> str:
+        """The Airflow connection as JSON, for ``AIRFLOW_CONN_<ID>`` (trust auth: no password)."""
+        return json.dumps(
+            {"conn_type": "postgres", "host": self.host, "port": self.port, "login": self.user, "schema": self.dbname}
+        )
+
+    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A new autocommit psycopg connection to this handle's database."""
+        return psycopg.connect(
+            host=self.host, port=self.port, dbname=self.dbname, user=self.user, autocommit=True, connect_timeout=5
+        )
+
+    def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Execute one statement (autocommit) and return its rows, or ``[]`` when it returns none."""
+        with self.connect() as conn, conn.cursor() as cursor:
+            cursor.execute(sql, params)  # type: ignore[arg-type]  # tests pass their own literal SQL
+            return cursor.fetchall() if cursor.description else []
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute one parameterised statement for each row (``executemany``), in one transaction."""
+        with (
+            psycopg.connect(
+                host=self.host, port=self.port, dbname=self.dbname, user=self.user, connect_timeout=5
+            ) as conn,
+            conn.cursor() as cursor,
+        ):
+            cursor.executemany(sql, rows)  # type: ignore[arg-type]
+
+    def new_database(self, prefix: str = "test") -> PostgresServer:
+        """Create an empty database and return a handle on it (one per test keeps tests independent)."""
+        name = f"{prefix}_{os.getpid()}_{next(_database_numbers)}"
+        self.run(f'CREATE DATABASE "{name}"')
+        return dataclasses.replace(self, dbname=name)
+
+
+def find_bin_dir() -> Path | None:
+    """The newest Debian ``/usr/lib/postgresql/<version>/bin`` with initdb and pg_ctl, else the ones on PATH."""
+    found = []
+    for initdb in glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        folder = Path(initdb).parent
+        version = folder.parent.name
+        if (folder / "pg_ctl").exists() and version.isdigit():
+            found.append((int(version), folder))
+    if found:
+        return max(found)[1]
+    initdb_on_path, pg_ctl_on_path = shutil.which("initdb"), shutil.which("pg_ctl")
+    if initdb_on_path and pg_ctl_on_path:
+        return Path(initdb_on_path).parent
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _as_cluster_owner(command: list[str]) -> list[str]:
+    """PostgreSQL refuses root: as root, run the command as the ``postgres`` system user."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SYSTEM_USER, "--", *command]
+    return command
+
+
+def _missing(reason: str) -> None:
+    """Skip, or fail under CI=true, where a missing server must not pass silently."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL tests cannot run under CI=true: {reason} (run `make pg-deps`)", pytrace=False)
+    pytest.skip(f"{reason}; run `make pg-deps`")
+
+
+def _check(command: list[str], cwd: Path) -> None:
+    result = subprocess.run(_as_cluster_owner(command), cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def wait_until_ready(bin_dir: Path, port: int, log: Path, deadline_s: float = START_DEADLINE_S) -> float:
+    """Poll ``pg_isready`` until the server accepts connections; return the seconds waited.
+
+    Gives up at the deadline, or as soon as the server log reports a fatal start-up error, with the log attached.
+    """
+    started = time.monotonic()
+    probe = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, "-t", "1"]
+    while True:
+        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+            return time.monotonic() - started
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if "FATAL" in text or "PANIC" in text:
+            raise RuntimeError(f"PostgreSQL did not start:\n{text}")
+        if time.monotonic() - started > deadline_s:
+            raise RuntimeError(f"PostgreSQL was not ready within {deadline_s:.0f} s:\n{text}")
+        time.sleep(_POLL_INTERVAL_S)  # pause between polls of a condition, not a fixed wait for the server
+
+
+@dataclasses.dataclass
+class _Cluster:
+    bin_dir: Path
+    root: Path
+    port: int = 0
+    startup_seconds: float = 0.0
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user=SYSTEM_USER, group=None)
+        initdb = [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "-A", "trust"]
+        _check([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"], cwd=self.root)
+
+    def start(self) -> None:
+        self.port = free_port()
+        options = " ".join(
+            [
+                "-c listen_addresses=127.0.0.1",
+                f"-c port={self.port}",
+                f"-c unix_socket_directories={self.root}",
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                "-c max_connections=40 -c timezone=Europe/Berlin",
+            ]
+        )
+        pg_ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-W", "-o", options]
+        _check([*pg_ctl, "start"], cwd=self.root)
+        self.startup_seconds = wait_until_ready(self.bin_dir, self.port, self.log)
+
+    def stop(self) -> None:
+        command = _as_cluster_owner(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        )
+        subprocess.run(command, cwd=self.root, capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for this test session; each test should use ``new_database()`` for its own tables.
+
+    The server's time zone is Europe/Berlin on purpose, so a reader that forgets to convert to UTC is caught.
+    """
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        _missing("PostgreSQL's initdb/pg_ctl are not installed")
+        raise AssertionError("unreachable")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            _missing(f"running as root and there is no {SYSTEM_USER!r} system user to run PostgreSQL as")
+    cluster = _Cluster(bin_dir, Path(tempfile.mkdtemp(prefix="rudder-sf-pg-")))
+    begun = time.monotonic()
+    try:
+        cluster.init()
+        cluster.start()
+        server = PostgresServer("127.0.0.1", cluster.port, "postgres", SUPERUSER, str(cluster.root))
+        print(  # shown with -s: how long the fixture took
+            f"\npostgres_server: initdb + start {time.monotonic() - begun:.2f} s "
+            f"(ready {cluster.startup_seconds:.2f} s after pg_ctl start) on port {cluster.port}"
+        )
+        yield server
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
