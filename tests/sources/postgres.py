@@ -114,7 +114,7 @@ def _as_cluster_owner(command: list[str]) -> list[str]:
     return command
 
 
-def _missing(reason: str) -> None:
+def report_missing(reason: str) -> None:
     """Skip, or fail under CI=true, where a missing server must not pass silently."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"PostgreSQL tests cannot run under CI=true: {reason} (run `make pg-deps`)", pytrace=False)
@@ -196,13 +196,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     """
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        _missing("PostgreSQL's initdb/pg_ctl are not installed")
+        report_missing("PostgreSQL's initdb/pg_ctl are not installed")
         raise AssertionError("unreachable")
     if os.geteuid() == 0:
         try:
             pwd.getpwnam(SYSTEM_USER)
         except KeyError:
-            _missing(f"running as root and there is no {SYSTEM_USER!r} system user to run PostgreSQL as")
+            report_missing(f"running as root and there is no {SYSTEM_USER!r} system user to run PostgreSQL as")
     cluster = _Cluster(bin_dir, Path(tempfile.mkdtemp(prefix="rudder-sf-pg-")))
     begun = time.monotonic()
     try:
