@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -64,7 +64,7 @@ class PostgresServer:
     def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Execute one statement (autocommit) and return its rows, or ``[]`` when it returns none."""
         with self.connect() as conn, conn.cursor() as cursor:
-            cursor.execute(sql, params)  # type: ignore[arg-type]  # tests pass their own literal SQL
+            cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -75,7 +75,7 @@ class PostgresServer:
             ) as conn,
             conn.cursor() as cursor,
         ):
-            cursor.executemany(sql, rows)  # type: ignore[arg-type]
+            cursor.executemany(sql, rows)
 
     def new_database(self, prefix: str = "test") -> PostgresServer:
         """Create an empty database and return a handle on it (one per test keeps tests independent)."""
@@ -114,7 +114,7 @@ def _as_cluster_owner(command: list[str]) -> list[str]:
     return command
 
 
-def report_missing(reason: str) -> None:
+def report_missing(reason: str) -> NoReturn:
     """Skip, or fail under CI=true, where a missing server must not pass silently."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"PostgreSQL tests cannot run under CI=true: {reason} (run `make pg-deps`)", pytrace=False)
@@ -197,7 +197,6 @@ def postgres_server() -> Iterator[PostgresServer]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         report_missing("PostgreSQL's initdb/pg_ctl are not installed")
-        raise AssertionError("unreachable")
     if os.geteuid() == 0:
         try:
             pwd.getpwnam(SYSTEM_USER)
