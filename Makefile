@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck ui-deps pytest
+test: lint typecheck ui-deps pg-deps pytest
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -50,6 +50,18 @@ ui-deps:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium is missing and cannot be installed without root: the browser test will skip (it fails under CI=true)"
+
+# PostgreSQL test prerequisites: Debian's postgresql binaries (initdb, pg_ctl). The tests start their own throw-away
+# cluster; installing creates no system cluster (create_main_cluster = false), so none is started.
+.PHONY: pg-deps
+pg-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && apt-get update -qq && mkdir -p /etc/postgresql-common && \
+		{ [ -e /etc/postgresql-common/createcluster.conf ] || \
+			echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf; } && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold \
+			postgresql >/dev/null; } || \
+		echo "postgresql (initdb, pg_ctl) is missing and could not be installed (needs root and apt-get): the Postgres tests will skip (they fail under CI=true)"
 
 # Airflow (standalone) on the demo data and the Salesforce emulator, for clicking through; Ctrl-C stops it all.
 airflow: $(STAMP)

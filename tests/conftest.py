@@ -17,7 +17,9 @@ import pytest  # noqa: E402  (the environment above must be set before anything 
 
 from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS  # noqa: E402
 
-pytest_plugins = ["storage.s3_server"]  # the s3_server fixture: moto's S3 server for object-storage tests
+# Fixture modules shared across test folders (tests/ is on sys.path: it has no __init__.py): moto's S3 server
+# for object-storage tests and a throw-away PostgreSQL for the warehouse source.
+pytest_plugins = ["storage.s3_server", "sources.postgres"]
 
 
 @pytest.fixture

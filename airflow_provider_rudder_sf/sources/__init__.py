@@ -1,4 +1,5 @@
-"""Readers of staged events: JSON Lines files (local or object storage), SQL queries and in-memory lists.
+"""Readers of staged events: JSON Lines files (local or object storage), SQL queries (staged events, RudderStack's
+warehouse ``identifies`` table, or a warehouse model's rows as rETL events) and in-memory lists.
 
 Every reader yields :class:`StagedRecord` values one at a time and never holds a whole input in memory. Parsing
 and validation belong to the mapping core, so a bad line becomes a dead letter, not a crash.
@@ -14,6 +15,7 @@ from airflow_provider_rudder_sf.sources.files import (
     read_jsonl,
     resolve_files,
 )
+from airflow_provider_rudder_sf.sources.model import ModelSync, row_to_retl_event
 from airflow_provider_rudder_sf.sources.records import (
     DEFAULT_MAX_LINE_BYTES,
     SourceProblem,
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "RESERVED_COLUMNS",
     "STAGED_FILE_PATTERNS",
+    "ModelSync",
     "SourceProblem",
     "SourceReadError",
     "StagedFile",
@@ -51,5 +54,6 @@ __all__ = [
     "read_sql",
     "resolve_files",
     "row_to_identify",
+    "row_to_retl_event",
     "snake_to_camel",
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rudder_sf.sources.files import read_jsonl
 from airflow_provider_rudder_sf.sources.records import DEFAULT_MAX_LINE_BYTES, StagedRecord, iter_dicts
 from airflow_provider_rudder_sf.sources.sql import read_sql
+
+if TYPE_CHECKING:
+    from airflow_provider_rudder_sf.sources.model import ModelSync
 
 
 def open_source(
@@ -25,6 +28,7 @@ def open_source(
     allow_missing: bool = False,
     recursive: bool = False,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    model: ModelSync | None = None,
 ) -> Iterator[StagedRecord]:
     """Return a lazy iterator of :class:`StagedRecord` for exactly one input.
 
@@ -33,7 +37,8 @@ def open_source(
       :func:`read_jsonl`);
     * ``events`` as a list (or any iterable) of event dicts: read in memory, origins ``list:<index>``;
     * ``sql`` with ``sql_conn_id``: see :func:`read_sql` (``parameters``, ``json_column``, ``integrations``,
-      ``column_traits``, ``chunk_size``).
+      ``column_traits``, ``chunk_size``, ``model``: a :class:`~airflow_provider_rudder_sf.sources.model.ModelSync`
+      turns each row into a RudderStack rETL event).
 
     Argument mistakes raise :class:`ValueError` naming the mistake before anything is read.
     """
@@ -52,6 +57,7 @@ def open_source(
             integrations=integrations,
             column_traits=column_traits,
             chunk_size=chunk_size,
+            model=model,
         )
     sql_only = {
         "sql_conn_id": sql_conn_id,
@@ -59,6 +65,7 @@ def open_source(
         "json_column": json_column,
         "integrations": integrations,
         "column_traits": column_traits,
+        "model": model,
     }
     given = sorted(name for name, value in sql_only.items() if value is not None)
     if given:

@@ -1,11 +1,13 @@
 """Stream staged events out of any DB-API database reachable through an Airflow connection.
 
-Two table shapes are supported:
+Three row shapes are supported:
 
 * a column holding each event's JSON (``json_column="event"``): ``raw`` is that text, or the dict when the driver
   already decodes JSON;
 * RudderStack's warehouse ``identifies`` table, whose columns are the flattened event: each row is rebuilt into a
-  Segment-shaped identify event (see :func:`row_to_identify` for the rule).
+  Segment-shaped identify event (see :func:`row_to_identify` for the rule);
+* a warehouse model (``model=ModelSync(...)``): each row is one record of an sObject, sent as a RudderStack rETL
+  event (see :func:`airflow_provider_rudder_sf.sources.model.row_to_retl_event`).
 
 Rows are fetched ``chunk_size`` at a time with ``fetchmany`` (never ``fetchall``); on PostgreSQL a named
 (server-side) cursor is used, because psycopg's default cursor would buffer the whole result client-side. Other
@@ -18,11 +20,17 @@ import copy
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rudder_sf.sources.records import StagedRecord
+
+if TYPE_CHECKING:  # model.py imports json_value from here
+    from airflow_provider_rudder_sf.sources.model import ModelSync
+
+#: Turns one fetched row (and its 1-based number) into a StagedRecord's ``raw``.
+RowConverter = Callable[[Sequence[Any], int], "str | dict[str, Any]"]
 
 #: Warehouse columns that hold the event envelope, not traits.
 RESERVED_COLUMNS: frozenset[str] = frozenset(
@@ -240,13 +248,16 @@ def read_sql(
     column_traits: Mapping[str, str | None] | None = None,
     chunk_size: int = 1000,
     cursor_kwargs: Mapping[str, Any] | None = None,
+    model: ModelSync | None = None,
 ) -> Iterator[StagedRecord]:
     """Stream staged events from a query; give ``conn_id`` (an Airflow DB connection) or a ready ``hook``.
 
-    With ``json_column`` each row's column holds one event; without it rows are RudderStack ``identifies`` rows
-    (see :func:`row_to_identify`). ``origin`` is ``sql:<conn_id>:<row number>`` (1-based). Arguments are checked
-    and the connection is looked up now; the query runs when the iterator is first consumed, and the cursor and
-    connection are closed when it is exhausted or discarded.
+    With ``json_column`` each row's column holds one event; with ``model`` each row is one record of
+    ``model.sobject`` sent as a rETL event (see :func:`~airflow_provider_rudder_sf.sources.model.row_to_retl_event`;
+    a query without the identifier column raises :class:`ValueError`); with neither, rows are RudderStack
+    ``identifies`` rows (see :func:`row_to_identify`). ``origin`` is ``sql:<conn_id>:<row number>`` (1-based).
+    Arguments are checked and the connection is looked up now; the query runs when the iterator is first consumed,
+    and the cursor and connection are closed when it is exhausted or discarded.
     """
     if not sql or not sql.strip():
         raise ValueError("sql is empty")
@@ -254,22 +265,69 @@ def read_sql(
         raise ValueError("give exactly one of conn_id and hook")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of rows, got {chunk_size}")
+    if json_column is not None and model is not None:
+        raise ValueError("give either json_column or model, not both")
     if json_column is not None and (integrations is not None or column_traits is not None):
         raise ValueError("integrations and column_traits apply to identifies rows, not to a json_column")
+    if model is not None and (integrations is not None or column_traits is not None):
+        raise ValueError(
+            "integrations and column_traits apply to identifies rows, not to a model "
+            "(use ModelSync's integration_key and column_fields)"
+        )
+    if model is not None and not _is_model_sync(model):
+        raise ValueError(f"model must be a ModelSync, got {type(model).__name__}")
     db_hook = hook if hook is not None else get_dbapi_hook(str(conn_id))
     name = conn_id or getattr(db_hook, "get_conn_id", lambda: "hook")()
     kwargs = dict(cursor_kwargs) if cursor_kwargs is not None else _default_cursor_kwargs(db_hook)
-    return _stream(
-        db_hook,
-        sql,
-        parameters,
-        f"sql:{name}",
-        json_column,
-        integrations if integrations is not None else DEFAULT_INTEGRATIONS,
-        column_traits,
-        chunk_size,
-        kwargs,
+    shape = _RowShape(
+        json_column, model, integrations if integrations is not None else DEFAULT_INTEGRATIONS, column_traits
     )
+    return _stream(db_hook, sql, parameters, f"sql:{name}", shape, chunk_size, kwargs)
+
+
+def _is_model_sync(value: object) -> bool:
+    from airflow_provider_rudder_sf.sources.model import ModelSync
+
+    return isinstance(value, ModelSync)
+
+
+class _RowShape:
+    """Which of the three row shapes a query returns, and how to turn its rows into ``raw`` values."""
+
+    def __init__(
+        self,
+        json_column: str | None,
+        model: ModelSync | None,
+        integrations: Mapping[str, Any],
+        column_traits: Mapping[str, str | None] | None,
+    ) -> None:
+        self.json_column = json_column
+        self.model = model
+        self.integrations = integrations
+        self.column_traits = column_traits
+
+    def converter(self, columns: list[str]) -> RowConverter:
+        """Check the query's columns against the shape (before any row is yielded) and return the converter."""
+        if self.json_column is not None:
+            index = _json_index(columns, self.json_column)
+            return lambda row, _number: _raw_from_column(row[index])
+        if self.model is not None:
+            return _model_converter(columns, self.model)
+        integrations, column_traits = self.integrations, self.column_traits
+        return lambda row, _number: row_to_identify(
+            dict(zip(columns, row, strict=True)), integrations=integrations, column_traits=column_traits
+        )
+
+
+def _model_converter(columns: list[str], model: ModelSync) -> RowConverter:
+    from airflow_provider_rudder_sf.sources.model import find_column, row_to_retl_event
+
+    if find_column(columns, model.identifier_column) is None:
+        raise ValueError(
+            f"the query returns no identifier column {model.identifier_column!r}; "
+            f"it returns {', '.join(columns) or 'no columns'}"
+        )
+    return lambda row, number: row_to_retl_event(dict(zip(columns, row, strict=True)), model, number)
 
 
 def _default_cursor_kwargs(hook: Any) -> dict[str, Any]:
@@ -284,9 +342,7 @@ def _stream(
     sql: str,
     parameters: Sequence[Any] | Mapping[str, Any] | None,
     origin: str,
-    json_column: str | None,
-    integrations: Mapping[str, Any],
-    column_traits: Mapping[str, str | None] | None,
+    shape: _RowShape,
     chunk_size: int,
     cursor_kwargs: Mapping[str, Any],
 ) -> Iterator[StagedRecord]:
@@ -298,18 +354,15 @@ def _stream(
                 cursor.execute(sql)
             else:
                 cursor.execute(sql, parameters)
-            columns = [str(col[0]) for col in cursor.description or ()]
-            index = _json_index(columns, json_column) if json_column is not None else -1
-            for number, row in enumerate(iter_cursor_rows(cursor, chunk_size), start=1):
-                if index >= 0:
-                    raw: str | dict[str, Any] = _raw_from_column(row[index])
-                else:
-                    raw = row_to_identify(
-                        dict(zip(columns, row, strict=True)),
-                        integrations=integrations,
-                        column_traits=column_traits,
-                    )
-                yield StagedRecord(raw, f"{origin}:{number}")
+            rows = iter_cursor_rows(cursor, chunk_size)
+            first = next(rows, None)
+            # psycopg2's named cursors describe the result only once a row has been fetched.
+            convert = shape.converter([str(col[0]) for col in cursor.description or ()])
+            if first is None:
+                return
+            yield StagedRecord(convert(first, 1), f"{origin}:1")
+            for number, row in enumerate(rows, start=2):
+                yield StagedRecord(convert(row, number), f"{origin}:{number}")
         finally:
             cursor.close()
     finally:

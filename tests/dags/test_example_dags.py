@@ -8,14 +8,19 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from airflow_provider_rudder_sf.deadletter import read_dead_letters
+from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
 
 from .conftest import DAGS
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
 
 HOUR = datetime(2026, 11, 28, 9, tzinfo=timezone.utc)
 # dag.test() infers a manual run's data interval as the one that ends at logical_date: [HOUR, HOUR + 1h).
 AFTER = HOUR + timedelta(hours=1)
-EXPECTED_DAGS = {"rudder_sf_identify_sync", "rudder_sf_identify_from_sql", "rudder_sf_replay_dead_letters"}
+EXPECTED_DAGS = {
+    "rudder_sf_identify_sync",
+    "rudder_sf_identify_from_sql",
+    "rudder_sf_model_sync",
+    "rudder_sf_replay_dead_letters",
+}
 
 
 def stage(folder, hour: datetime, events: int, people: int, **spec) -> list[str]:
@@ -134,9 +139,7 @@ def test_replay_dag_completes_records_after_the_admin_adds_the_field(dagbag, air
     crm.declare_fields("Lead", {"plan__c": {"type": "string", "length": 2}})  # too short for "starter", "enterprise"
     sync = dagbag.get_dag("rudder_sf_identify_sync")
     assert sync.test(logical_date=AFTER, run_after=AFTER).state == "success"  # written without plan__c
-    skipped = [
-        letter for letter in read_dead_letters(str(airflow_env["dead-letters"])) if letter["stage"] == "schema"
-    ]
+    skipped = [letter for letter in read_dead_letters(str(airflow_env["dead-letters"])) if letter["stage"] == "schema"]
     assert skipped and {letter["code"] for letter in skipped} == {"fields_skipped"}
     assert all(
         [f["field"] for f in letter["fields"]] == ["plan__c"] and f["code"] == "string_too_long"
