@@ -1,9 +1,12 @@
 """``make demo``: the main job end to end on this machine, no Salesforce account needed.
 
-Starts the local Salesforce emulator over HTTPS with a seeded CRM (existing Leads, a converted Lead with its
-Contact), stages three hours of realistic identify events as gzipped JSON Lines (duplicates per person, events not
-for Salesforce, some bad lines), then runs the ``rudder_sf_identify_sync`` DAG for each hour through real Airflow
-(``airflow dags test``, SQLite metadata in a project-local AIRFLOW_HOME) and prints what happened.
+Starts the local Salesforce emulator over HTTPS as a realistic org (the ``minimal`` profile: no state/country
+picklists, no multi-currency, fields hidden or read-only for the integration user, restricted picklists, duplicate
+rules) with two of the three custom fields the events need, and a seeded CRM (existing Leads, a converted Lead with
+its Contact). Stages three hours of realistic identify events as gzipped JSON Lines (duplicates per person, events
+not for Salesforce, some bad lines), runs the ``rudder_sf_identify_sync`` DAG for each hour through real Airflow
+(``airflow dags test``, SQLite metadata in a project-local AIRFLOW_HOME), then shows the fix for the skipped field:
+the admin creates it and ``rudder_sf_replay_dead_letters`` completes the records.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -39,7 +43,7 @@ def main() -> None:
     staged = stage_events(events_base)
     print(f"Staged {staged:,} events for {HOURS} hours under {events_base}")
 
-    with start_emulator(DEMO / "emulator", port=0) as crm:
+    with start_emulator(DEMO / "emulator", port=0, org_profile="minimal") as crm:
         seed_crm(crm)
         env = airflow_env(crm.connection_json(), events_base, dead_letters)
         prepare_airflow(env)
@@ -49,15 +53,34 @@ def main() -> None:
             print(run_dag(env, logical_date))
         leads, contacts = crm.records("Lead"), crm.records("Contact")
         calls = crm.counters()["api_calls"]
+        sent = crm.requests()["writes"].get("Lead", {})
+        letters = sorted(dead_letters.rglob("*.jsonl*"))
+        codes = Counter(json.loads(line)["code"] for path in letters for line in lines_of(path))
 
-    print("\n=== Salesforce (emulator) after the runs ===")
-    print(f"Leads: {len(leads):,} ({EXISTING_LEADS + 1} existed before); Contacts: {len(contacts)}")
-    print(f"Salesforce API calls for {staged:,} staged events: {calls}")
-    letters = sorted(dead_letters.rglob("*.jsonl*"))
-    print(f"Dead letters: {sum(count_lines(p) for p in letters)} events in {len(letters)} files under {dead_letters}")
-    if letters:
-        first = json.loads(first_line(letters[0]))
-        print(f"  e.g. {first['stage']}/{first['code']}: {first['reason']}")
+        print("\n=== Salesforce (emulator, a realistic org) after the runs ===")
+        print(f"Leads: {len(leads):,} ({EXISTING_LEADS + 1} existed before); Contacts: {len(contacts)}")
+        print(f"Salesforce API calls for {staged:,} staged events: {calls} (describes included)")
+        never_sent = sorted({"logins__c", "Industry"} & set().union(*(op["fields"] for op in sent.values())))
+        print(f"Fields the org cannot take that were ever sent: {never_sent or 'none'}")
+        print(f"Dead letters under {dead_letters}: " + ", ".join(f"{code} {n}" for code, n in codes.most_common()))
+        print(
+            "  fields_skipped lines are events that WERE written, without the fields the org lacks (logins__c) or "
+            "refuses (a restricted Industry value); they are kept to complete those records once the org is fixed."
+        )
+
+        print("\n=== The fix: the admin creates logins__c, then the replay completes the records ===")
+        crm.declare_fields("Lead", {"logins__c": {"type": "double"}})
+        crm.declare_fields("Contact", {"logins__c": {"type": "double"}})
+        before = sum(1 for lead in crm.records("Lead") if lead.get("logins__c") is not None)
+        conf = json.dumps({"dead_letters": str(dead_letters / "rudder_sf_identify_sync"), "stages": ["schema"]})
+        airflow(env, "dags", "test", "rudder_sf_replay_dead_letters", "--conf", conf)
+        after = crm.records("Lead")
+        filled = sum(1 for lead in after if lead.get("logins__c") is not None)
+        print(f"Leads with logins__c: {before:,} before the replay, {filled:,} after; Leads in all: {len(after):,}")
+        print(
+            "Same command for your org: airflow dags trigger rudder_sf_replay_dead_letters --conf "
+            '\'{"dead_letters": "<dead-letter location>/rudder_sf_identify_sync", "stages": ["schema"]}\''
+        )
     print(f"\nDone in {time.monotonic() - started:.0f} s. Open the Airflow UI on the same data with: make airflow")
 
 
@@ -76,8 +99,10 @@ def stage_events(base: Path) -> int:
 
 
 def seed_crm(crm) -> None:  # type: ignore[no-untyped-def]
+    # Like a real admin, who created two of the three custom fields the events carry: logins__c is missing.
+    present = {name: spec for name, spec in CUSTOM_FIELDS.items() if name != "logins__c"}
     for sobject in ("Lead", "Contact"):
-        crm.declare_fields(sobject, CUSTOM_FIELDS)
+        crm.declare_fields(sobject, present)
     crm.seed(
         "Lead",
         [{"Email": email_for(i), "LastName": f"Existing{i}", "Company": "Seeded Co"} for i in range(EXISTING_LEADS)],
@@ -95,7 +120,10 @@ def seed_crm(crm) -> None:  # type: ignore[no-untyped-def]
             }
         ],
     )
-    print(f"Seeded the CRM: {EXISTING_LEADS} Leads, 1 converted Lead with its Contact")
+    print(
+        f"Seeded a realistic org (profile minimal, custom fields {', '.join(sorted(present))}; logins__c missing): "
+        f"{EXISTING_LEADS} Leads, 1 converted Lead with its Contact"
+    )
 
 
 def airflow_env(connection_json: str, events_base: Path, dead_letters: Path) -> dict[str, str]:
@@ -108,7 +136,7 @@ def airflow_env(connection_json: str, events_base: Path, dead_letters: Path) -> 
         AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT=connection_json,
         AIRFLOW_VAR_RUDDER_SF_EVENTS_BASE=str(events_base),
         AIRFLOW_VAR_RUDDER_SF_DEAD_LETTER=str(dead_letters),
-        AIRFLOW_VAR_RUDDER_SF_SHARDS_BASE=str(DEMO / "shards"),
+        AIRFLOW_VAR_RUDDER_SF_SHARDS_BASE=str(DEMO / "replay"),
     )
     return env
 
@@ -136,21 +164,18 @@ def run_dag(env: dict[str, str], logical_date: datetime) -> str:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(output)
     match = re.search(r"RUN SUMMARY\n((?:  .*\n?)+)", output)
+    skipped = re.search(r"FIELDS SKIPPED.*\n((?:  .*\n?)+)", output)
     state = "success" if re.search(r"state=success|DagRunState.SUCCESS|success", output) else "see log"
     summary = match.group(0).rstrip() if match else "(no summary found)"
+    if skipped:
+        summary += "\n" + skipped.group(0).rstrip()
     return f"{summary}\n  full log: {log} ({state})"
 
 
-def first_line(path: Path) -> str:
+def lines_of(path: Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as handle:
-        return str(handle.readline())
-
-
-def count_lines(path: Path) -> int:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        return sum(1 for _ in handle)
+        return [line for line in handle if line.strip()]
 
 
 if __name__ == "__main__":
