@@ -174,7 +174,7 @@ class DeadLetterWriter:
 
     def _open_raw(self) -> IO[bytes]:
         if has_scheme(self.location):
-            from airflow.sdk import ObjectStoragePath
+            from airflow_provider_rudder_sf.compat import ObjectStoragePath
 
             for candidate in self._candidates():
                 path = ObjectStoragePath(candidate, conn_id=self.conn_id)

@@ -67,7 +67,7 @@ with DAG(
     @task(trigger_rule="all_done")
     def report(summaries: list[dict[str, Any] | None], shards: list[str]) -> dict[str, Any]:
         """One total for the run; the run fails if any shard did not finish, so failures never look green."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_provider_rudder_sf.compat import AirflowFailException
 
         done = [summary for summary in summaries if summary]
         keys = ("read", "ignored", "rejected", "applied", "dead_lettered", "unsent", "created", "updated", "failed")

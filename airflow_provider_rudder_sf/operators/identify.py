@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
+from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator
 from airflow_provider_rudder_sf.deadletter import DeadLetterWriter, dead_letter_path_for_context
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
@@ -20,7 +18,7 @@ from airflow_provider_rudder_sf.sources import open_source
 from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run_sync
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_provider_rudder_sf.compat import Context
 
 
 def salesforce_asset(salesforce_conn_id: str = RudderSalesforceHook.default_conn_name, sobject: str = "Lead") -> Asset:
