@@ -58,6 +58,9 @@ with warnings.catch_warnings(record=True) as caught:
     from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
     from airflow_provider_rudder_sf import compat
     where = {name: compat.resolve(name)[0] for name in compat.LOCATIONS}
+import airflow_provider_rudder_sf, sysconfig
+installed_from = os.path.dirname(airflow_provider_rudder_sf.__file__)
+assert installed_from.startswith(sysconfig.get_paths()["purelib"]), f"imported from {installed_from}, not the wheel"
 ours = [f"{w.category.__name__}: {w.message}" for w in caught if "airflow_provider_rudder_sf" in str(w.filename)]
 from airflow.models import DagBag
 bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -86,9 +89,15 @@ class Result:
     dag_states: str = ""
 
 
-def run(step: str, cmd: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None) -> str:
-    """Run a command; on a non-zero exit raise :class:`StepFailed` with the command and its output."""
-    done = subprocess.run([str(part) for part in cmd], env=env, capture_output=True, text=True, check=False)
+def run(
+    step: str, cmd: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> str:
+    """Run a command; on a non-zero exit raise :class:`StepFailed` with the command and its output.
+
+    Commands of a check venv run in its AIRFLOW_HOME, never in the repository: ``python -c``/``-m`` put the working
+    directory first on ``sys.path``, which would import the source tree instead of the installed wheel.
+    """
+    done = subprocess.run([str(part) for part in cmd], env=env, cwd=cwd, capture_output=True, text=True, check=False)
     output = done.stdout + done.stderr
     log = LOGS / (re.sub(r"[^A-Za-z0-9.]+", "-", step).strip("-") + ".log")
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -222,33 +231,38 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
     constraints = constraints_for(version)
     result = Result(version, str(constraints.relative_to(ROOT)))
     venv = timed(result, "venv + install", ensure_venv, uv, python, version, constraints, wheel, result)
-    airflow = [venv / "bin" / "python", "-m", "airflow"]
     home = work / f"home-{version}"
     home.mkdir()
     env = airflow_env(venv, home, crm, work)
-    tag = f"Airflow {version}"
 
-    timed(result, "imports + DAG parse", run, f"import the operator and hook ({tag})",
-          [venv / "bin" / "python", "-c", IMPORT_CHECK], env)  # fmt: skip
-    listed = timed(
-        result, "providers list", run, f"airflow providers list ({tag})", [*airflow, "providers", "list"], env
-    )
+    def in_venv(timing: str, step: str, *args: str | os.PathLike[str]) -> str:
+        """Run ``<venv python> args`` in the fresh AIRFLOW_HOME (not the repository: see :func:`run`)."""
+        return timed(result, timing, run, f"{step} (Airflow {version})", [venv / "bin" / "python", *args], env, home)
+
+    in_venv("imports + DAG parse", "import the operator and hook", "-c", IMPORT_CHECK)
+    listed = in_venv("providers list", "airflow providers list", "-m", "airflow", "providers", "list")
     if DIST_NAME not in listed:
-        raise StepFailed(f"airflow providers list ({tag})", f"{DIST_NAME} is not listed:\n{listed[-6_000:]}")
+        raise StepFailed(f"airflow providers list (Airflow {version})", f"{DIST_NAME} not listed:\n{listed[-6_000:]}")
+    # A just-migrated metadata DB with the pool, kept beside the venv it was made with: a reused venv starts from a
+    # copy of it instead of migrating again (the same empty DB, some 10 s sooner).
+    template = venv / ".install-check-airflow.db"
+    if result.reused_venv and template.exists():
+        shutil.copyfile(template, home / "airflow.db")
+    else:
+        in_venv("db migrate", "airflow db migrate", "-m", "airflow", "db", "migrate")
+        in_venv("pools set", "airflow pools set", "-m", "airflow", "pools", "set", *POOL)
+        shutil.copyfile(home / "airflow.db", template)
     # reserialize does what a deployment's dag-processor does before any run: it writes the DAGs to the metadata DB
     # and activates their Assets. Airflow 3.0's `dags test` skips that, so a task with an Asset outlet fails there
     # with AirflowInactiveAssetInInletOrOutletException on a fresh DB; 3.1+ `dags test` syncs the DAG itself.
-    timed(result, "db migrate + pool + reserialize", run_all, [
-        (f"airflow db migrate ({tag})", [*airflow, "db", "migrate"]),
-        (f"airflow pools set ({tag})", [*airflow, "pools", "set", *POOL]),
-        (f"airflow dags reserialize ({tag})", [*airflow, "dags", "reserialize"]),
-    ], env)  # fmt: skip
+    in_venv("dags reserialize", "airflow dags reserialize", "-m", "airflow", "dags", "reserialize")
 
     crm.reset()
     for sobject in ("Lead", "Contact"):
         crm.declare_fields(sobject, CUSTOM_FIELDS)
-    step = f"airflow dags test {DAG_ID} ({tag})"
-    output = timed(result, "dags test", run, step, [*airflow, "dags", "test", DAG_ID, LOGICAL_DATE.isoformat()], env)
+    step = f"airflow dags test {DAG_ID} (Airflow {version})"
+    output = in_venv("dags test", f"airflow dags test {DAG_ID}", "-m", "airflow", "dags", "test", DAG_ID,
+                     LOGICAL_DATE.isoformat())  # fmt: skip
     runs, tasks = dag_run_states(home / "airflow.db")
     result.dag_states = f"dag run {runs}; tasks {tasks}"
     if runs != ["success"]:
@@ -257,11 +271,6 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
     if result.leads == 0:
         raise StepFailed(step, f"the run succeeded but wrote no Leads to the emulator\n{output[-12_000:]}")
     return result
-
-
-def run_all(steps: list[tuple[str, list[str | os.PathLike[str]]]], env: dict[str, str]) -> None:
-    for step, cmd in steps:
-        run(step, cmd, env)
 
 
 def dag_run_states(db: Path) -> tuple[list[str], dict[str, int]]:
