@@ -144,7 +144,9 @@ def canonical(name: str) -> str:
 
 
 def build_wheel(uv: Path, out: Path) -> Path:
-    run("build the wheel", [uv, "build", "--quiet", "--wheel", "--out-dir", out, ROOT])
+    # sdist first, then the wheel from the unpacked sdist (uv build's default): no stale build/ of the work tree
+    # can slip into the wheel, and the sdist is proved complete too.
+    run("build the wheel", [uv, "build", "--quiet", "--out-dir", out, ROOT])
     (wheel,) = out.glob("airflow_provider_rudder_sf-*.whl")
     return wheel
 
