@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install test lint typecheck pytest demo airflow bench lock clean
+.PHONY: install test lint typecheck pytest demo airflow bench lock clean install-check install-constraints
 
 install: $(STAMP)
 
@@ -28,7 +28,21 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck ui-deps pg-deps pytest
+test: lint typecheck ui-deps pg-deps pytest install-check
+
+# The built wheel in fresh Python 3.11 venvs with the oldest supported and the pinned Airflow: imports, providers
+# list, and the example DAG end to end on the emulator (scripts/install_check.py). Venvs live in .install-check/
+# and are reused while tests/install/*.txt (or requirements.lock) are unchanged.
+INSTALL_CHECK_AIRFLOW ?= 3.0.6 3.3.2
+install-check: $(STAMP)
+	$(BIN)/python scripts/install_check.py $(INSTALL_CHECK_AIRFLOW)
+
+# Re-pin the install check's other Airflow versions (tests/install/airflow-<version>.in) after a dependency change.
+install-constraints: $(STAMP)
+	for spec in tests/install/airflow-*.in; do \
+		$(BIN)/uv pip compile --quiet --python-version 3.11 --extra emulator \
+			--output-file $${spec%.in}.txt pyproject.toml $$spec || exit 1; \
+	done
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -42,7 +56,7 @@ lock:
 		--output-file requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .airflow .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .airflow .demo .pytest_cache .mypy_cache .ruff_cache .install-check
 
 # Browser test prerequisites: Debian's chromium (no browser downloads are possible here).
 .PHONY: ui-deps

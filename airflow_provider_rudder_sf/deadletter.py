@@ -31,7 +31,7 @@ from airflow_provider_rudder_sf.sources.files import StagedFile, has_scheme, res
 from airflow_provider_rudder_sf.sources.records import iter_lines
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_provider_rudder_sf.compat import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class DeadLetterWriter:
         raise FileExistsError(f"no free dead-letter file name next to {self.location!r}")
 
     def _object(self, location: str) -> ObjectStoragePath:
-        from airflow.sdk import ObjectStoragePath
+        from airflow_provider_rudder_sf.compat import ObjectStoragePath
 
         return ObjectStoragePath(location, conn_id=self.conn_id)
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
-
 from airflow_provider_rudder_sf import CONNECTION_TYPE
+from airflow_provider_rudder_sf.compat import BaseHook, mask_secret
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.errors import SalesforceApiError
 from airflow_provider_rudder_sf.salesforce.settings import DEFAULT_API_VERSION, SalesforceSettings

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow.sdk import Asset, BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
+from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator
 from airflow_provider_rudder_sf.deadletter import (
     DeadLetterLocationError,
     DeadLetterWriter,
@@ -27,7 +25,7 @@ from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run
 from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_provider_rudder_sf.compat import Context
 
 
 def salesforce_asset(salesforce_conn_id: str = RudderSalesforceHook.default_conn_name, sobject: str = "Lead") -> Asset:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_rudder_sf.sources.records import DEFAULT_MAX_LINE_BYTES, StagedRecord, iter_lines
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_provider_rudder_sf.compat import ObjectStoragePath
 
 #: Names a directory location picks up: RudderStack backups are ``*.json.gz``; ``*.json*`` also covers ``*.jsonl*``.
 STAGED_FILE_PATTERNS: tuple[str, ...] = ("*.json*", "*.gz")
@@ -99,7 +99,7 @@ def _remote_file(path: ObjectStoragePath) -> StagedFile:
 
 
 def _resolve_url(location: str, conn_id: str | None, patterns: Sequence[str], recursive: bool) -> list[StagedFile]:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_provider_rudder_sf.compat import ObjectStoragePath
 
     if _is_glob(location):
         base, pattern = _split_url_glob(location)

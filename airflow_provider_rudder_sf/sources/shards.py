@@ -19,7 +19,7 @@ from airflow_provider_rudder_sf.sources.records import StagedRecord
 
 def _open_for_write(location: str) -> IO[bytes]:
     if "://" in location and not location.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath  # object storage only when asked for: keeps local use Airflow-free
+        from airflow_provider_rudder_sf.compat import ObjectStoragePath  # Airflow only for object storage
 
         return ObjectStoragePath(location).open("wb")  # type: ignore[no-untyped-call,no-any-return]
     path = location.removeprefix("file://")

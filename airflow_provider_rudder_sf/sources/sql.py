@@ -226,7 +226,8 @@ def iter_cursor_rows(cursor: Any, chunk_size: int) -> Iterator[Sequence[Any]]:
 def get_dbapi_hook(conn_id: str) -> Any:
     """Return the DB-API hook of an Airflow connection (the same look-up ``SQLExecuteQueryOperator`` does)."""
     from airflow.providers.common.sql.hooks.sql import DbApiHook
-    from airflow.sdk import BaseHook
+
+    from airflow_provider_rudder_sf.compat import BaseHook
 
     hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
     if not isinstance(hook, DbApiHook):
