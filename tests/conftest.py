@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,3 +31,12 @@ def crm(salesforce_emulator, monkeypatch):
         salesforce_emulator.declare_fields(sobject, CUSTOM_FIELDS)
     monkeypatch.setenv("AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT", salesforce_emulator.connection_json())
     return salesforce_emulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the test session's AIRFLOW_HOME (dag.test() needs one)."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    pool = ["pools", "set", "salesforce_api", "4", "Salesforce API calls"]
+    subprocess.run([sys.executable, "-m", "airflow", *pool], check=True, capture_output=True)
+    return os.environ["AIRFLOW_HOME"]

@@ -1,22 +1,10 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> str:
-    """A migrated SQLite metadata DB in the test session's AIRFLOW_HOME (dag.test() needs one)."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-    pool = ["pools", "set", "salesforce_api", "4", "Salesforce API calls"]
-    subprocess.run([sys.executable, "-m", "airflow", *pool], check=True, capture_output=True)
-    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture

@@ -88,7 +88,9 @@ def test_a_rerun_of_the_same_interval_creates_nothing_new(dagbag, airflow_env, c
 
 
 def test_a_missing_events_base_fails_the_run_at_once(dagbag, airflow_env, crm):
-    run = dagbag.get_dag("rudder_sf_identify_sync").test(logical_date=AFTER, run_after=AFTER)
+    # Each of these runs has its own logical date: dag.test() reuses a run id, and so its task states, otherwise.
+    when = AFTER + timedelta(hours=2)
+    run = dagbag.get_dag("rudder_sf_identify_sync").test(logical_date=when, run_after=when)
     assert run.state == "failed"
     (sensor,) = [ti for ti in run.get_task_instances() if ti.task_id == "wait_for_files"]
     assert sensor.state == "failed" and sensor.try_number == 1  # not retried: a typo does not heal
@@ -98,7 +100,8 @@ def test_a_missing_events_base_fails_the_run_at_once(dagbag, airflow_env, crm):
 def test_an_empty_interval_succeeds_only_when_allowed(dagbag, airflow_env, crm):
     airflow_env["events"].mkdir()
     dag = dagbag.get_dag("rudder_sf_identify_sync")
-    run = dag.test(logical_date=AFTER, run_after=AFTER, run_conf={"allow_empty_interval": True})
+    when = AFTER + timedelta(hours=3)
+    run = dag.test(logical_date=when, run_after=when, run_conf={"allow_empty_interval": True})
     assert run.state == "success"
     assert crm.records("Lead") == []
 
@@ -110,7 +113,8 @@ def test_files_that_never_come_fail_the_run_after_the_wait(airflow_env, crm, mon
     monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_WAIT_TIMEOUT_SECONDS", "1")
     monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_POKE_SECONDS", "1")
     dag = DagBag(dag_folder=str(DAGS)).get_dag("rudder_sf_identify_sync")
-    run = dag.test(logical_date=AFTER, run_after=AFTER)
+    when = AFTER + timedelta(hours=4)
+    run = dag.test(logical_date=when, run_after=when)
     assert run.state == "failed"
     assert crm.counters()["logins"] == 0
 
