@@ -214,6 +214,8 @@ def _resolve(
     if event.targets:
         resolved = []
         for target in event.targets:
+            if not options.allows(target.sobject):  # before the schema: an object never described is not "unknown"
+                return _not_allowed(event, target.sobject)
             sobject = _canonical(target.sobject, schemas)
             if sobject is None:
                 return _reject(
