@@ -23,6 +23,7 @@ Anything else is a field error. Nothing here raises on bad values.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import date, datetime, timezone
@@ -94,6 +95,8 @@ def coerce(sobject: str, spec: FieldSchema, value: Any, *, truncate_text: bool =
 
 def _text(sobject: str, spec: FieldSchema, value: Any, truncate: bool) -> Coerced | FieldIssue:
     coercion = None
+    if spec.type == "multipicklist" and type(value) is str and value.startswith("["):
+        value = _json_list(value)  # the trait mapper sends a list bound for a custom field as JSON text
     if spec.type == "multipicklist" and type(value) is list:
         if not all(type(item) is str for item in value):
             return _invalid(sobject, spec, "text or a list of texts")
@@ -123,6 +126,15 @@ def _text(sobject: str, spec: FieldSchema, value: Any, truncate: bool) -> Coerce
             )
         value, coercion = value[: spec.length], "truncated"
     return Coerced(value, coercion)
+
+
+def _json_list(text: str) -> Any:
+    """A JSON array decoded (what ``map_traits`` made of a list trait), else ``text`` unchanged."""
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return decoded if type(decoded) is list else text
 
 
 def _picklist(sobject: str, spec: FieldSchema, value: str) -> str | FieldIssue:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from airflow_provider_rudder_sf.mapping.check import FieldChecker, issues_reason
+from airflow_provider_rudder_sf.mapping.check import Checked, FieldChecker, issues_reason
 from airflow_provider_rudder_sf.mapping.coerce import FieldIssue, identifier_key
 from airflow_provider_rudder_sf.mapping.fields import CREATE_DEFAULT, TABLES
 from airflow_provider_rudder_sf.mapping.model import (
@@ -167,6 +167,12 @@ class _Planner:
             checker = self._checker(target)
             if checker is not None:
                 checked = checker.check(fields, explicit)
+                lost = _lost_key(target, checked)
+                if lost is not None:  # created without its key, the record would be created again by every re-run
+                    self.schema_issues[(lost.sobject, lost.field, lost.code)] += 1
+                    reason = issues_reason((lost,)) + " It is the key that finds the record again, so nothing was sent."
+                    self.rejected.append(Rejected(event.raw, "schema", "field_error", reason, event.seq, (lost,)))
+                    return
                 fields = checked.fields
                 issues.extend(checked.issues)
                 coercions.update((target.sobject, name, how) for name, how in checked.coercions)
@@ -214,6 +220,8 @@ def _resolve(
     if event.targets:
         resolved = []
         for target in event.targets:
+            if not options.allows(target.sobject):  # before the schema: an object never described is not "unknown"
+                return _not_allowed(event, target.sobject)
             sobject = _canonical(target.sobject, schemas)
             if sobject is None:
                 return _reject(
@@ -268,6 +276,25 @@ def _resolve(
         return _reject(event, "schema", "unknown_object", "The integration user cannot see the Contact object.")
     contact_id = match.converted_contact_id
     return (_Resolved(f"Contact:{record_key_id(contact_id)}", "Contact", "update", contact_id),)
+
+
+def _lost_key(target: _Resolved, checked: Checked) -> FieldIssue | None:
+    """The issue that keeps a create's natural key (Lead Email, an rETL identifier) from being stored as looked up."""
+    if target.natural_key is None:
+        return None
+    key = target.natural_key[0].lower()
+    for issue in checked.issues:
+        if issue.field.lower() == key:
+            return issue
+    for name, how in checked.coercions:
+        if name.lower() == key and how == "truncated":
+            return FieldIssue(
+                target.sobject,
+                name,
+                "string_too_long",
+                f"{target.sobject}.{name} is shorter than the identifier, and a cut identifier never matches again.",
+            )
+    return None
 
 
 def _canonical(sobject: str, schemas: Mapping[str, ObjectSchema | None] | None) -> str | None:
