@@ -7,7 +7,7 @@ The staged events (synthetic, 1 % bad, 5 % not for Salesforce, 4 % track) are wr
 JSON Lines backups on moto's S3 server (its own process on loopback), then for each N:
 
 * **copy**: one split task reads every file once and writes N shard files back to S3 with
-  ``sources.shards.split_into_shards``; then each shard task reads its own file.
+  ``benchmarks/shard_copy.split_into_shards`` (the way wave 1 did it); then each shard task reads its own file.
 * **filter**: each of the N shard tasks reads ALL the interval's files and keeps its bucket: eligible events by
   ``shard_of(record_key(event), N)``, ignored and rejected ones by ``seq % N`` (the same rule as the split).
 
@@ -113,8 +113,9 @@ def _classified(location: str, conn_id: str) -> Iterator[tuple[int, object]]:
 
 
 def _copy(server: S3Server, staged: dict[str, int], shards: int) -> Scenario:
+    from shard_copy import split_into_shards
+
     from airflow_provider_rudder_sf.sources import read_jsonl
-    from airflow_provider_rudder_sf.sources.shards import split_into_shards
 
     scenario = Scenario("copy", shards)
     out_prefix = f"shards/n{shards}"

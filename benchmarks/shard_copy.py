@@ -1,4 +1,5 @@
-"""Split a run's staged events into N shard files by a hash of the record key, for N parallel sync tasks.
+"""The copy way of sharding, kept only to measure it against the filter way (benchmarks/bench_sharding.py): the
+example DAG no longer copies events. Split a run's staged events into N shard files by a hash of the record key.
 
 All events of one record land in the same shard, so two workers never write the same record. Events that are
 not eligible (ignored or bad) are spread by position: each shard's sync task still counts or dead-letters them,
