@@ -64,7 +64,7 @@ with DAG(
 ) as dag:
 
     @task.sensor(poke_interval=POKE_INTERVAL, timeout=WAIT_TIMEOUT.total_seconds(), mode="reschedule")
-    def wait_for_files(base: str, pattern: str, conn_id: str, allow_empty: bool) -> Any:
+    def wait_for_files(base: str, pattern: str, conn_id: str, allow_empty: bool | str) -> Any:
         """Fail at once when the base location does not exist (a typo); wait for late files, then time out."""
         from airflow.sdk import PokeReturnValue
 
@@ -78,7 +78,7 @@ with DAG(
                 "(and rudder_sf_storage_conn_id); nothing was synced."
             )
         files = resolve_files(base.rstrip("/") + pattern, conn_id=conn_id or None, allow_missing=True)
-        if files or allow_empty:
+        if files or str(allow_empty).lower() == "true":  # a rendered template is the text "False", not False
             print(f"{len(files)} staged file(s) for this interval under {base}")
             return PokeReturnValue(is_done=True, xcom_value=len(files))
         print(f"No staged files yet for {base}{pattern}; waiting (timeout {WAIT_TIMEOUT}).")
