@@ -214,6 +214,9 @@ def _resolve(
     if event.targets:
         resolved = []
         for target in event.targets:
+            # allowed_objects first: the run never describes an object outside it, so it cannot look "unknown".
+            if not options.allows(target.sobject):
+                return _not_allowed(event, target.sobject)
             sobject = _canonical(target.sobject, schemas)
             if sobject is None:
                 return _reject(
@@ -222,8 +225,6 @@ def _resolve(
                     "unknown_object",
                     f"The org has no object {target.sobject} (or the integration user cannot see it).",
                 )
-            if not options.allows(sobject):
-                return _not_allowed(event, sobject)
             one = _external_target(event, target._replace(sobject=sobject), options, record_matches, schemas)
             if isinstance(one, Rejected):
                 return one
