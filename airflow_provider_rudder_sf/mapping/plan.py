@@ -341,7 +341,9 @@ def _matched_target(
             f"{len(ids)} {sobject} records have this {field}, so the event cannot be matched to one of them.",
         )
     if ids:
-        return _Resolved(f"{sobject}:{record_key_id(ids[0])}", sobject, "update", ids[0], identifier=(field, value))
+        # The identifier is not sent on update: the record holds it already (maybe spelled otherwise), and a key
+        # the user may not update must not cost the event a field (RudderStack sends the traits only).
+        return _Resolved(f"{sobject}:{record_key_id(ids[0])}", sobject, "update", ids[0])
     return _Resolved(
         f"{sobject}:{field}:{key}", sobject, "create", None, natural_key=(field, value), identifier=(field, value)
     )

@@ -92,6 +92,7 @@ def test_an_id_among_the_traits_never_redirects_or_reaches_the_body(crm, tmp_pat
     assert created["Id"] not in (target, other) and created["Name"] == "New Co"
     assert (result["updated"], result["created"]) == (1, 1)
     assert "Id" not in crm.requests()["writes"]["Account"]["create"]["fields"]
+    assert result["dropped_system_fields"] == {"Id": 2} and letters(tmp_path) == []  # dropped, as RudderStack does
 
 
 # -- a custom identifier -------------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def test_one_record_with_the_identifier_is_updated_whatever_the_case_of_the_text
     result = run([retl("Account", "acme-1", "AccountNumber", Industry="Energy")], tmp_path)
 
     accounts = by_id(crm, "Account")
-    assert accounts[target]["Industry"] == "Energy"
+    assert (accounts[target]["Industry"], accounts[target]["AccountNumber"]) == ("Energy", "ACME-1")
     assert accounts[other].get("Industry") is None
     assert (result["updated"], result["created"], result["dead_lettered"]) == (1, 0, 0)
     assert crm.counters()["records_created"] == {}
@@ -351,3 +352,17 @@ def test_an_object_outside_allowed_objects_is_a_dead_letter_and_nothing_is_sent(
     assert (counters["api_calls"], counters["logins"]) == (0, 0)
     assert [a["Name"] for a in crm.records("Account")] == ["Acme"]
     assert result["dead_lettered"] == 1
+
+
+@pytest.mark.parametrize("policy", ["skip", "reject"])
+def test_a_match_on_a_key_the_user_cannot_update_updates_the_other_fields_cleanly(crm, tmp_path, policy):
+    key = {"type": "string", "length": 40, "createable": True, "updateable": False, "unique": True}
+    crm.declare_fields("Subscription__c", {**SUBSCRIPTION_FIELDS, "External_Key__c": key})
+    (existing,) = crm.seed("Subscription__c", [{"Name": "S-1", "External_Key__c": "SUB-1", "Seats__c": 1}])
+
+    result = run([retl("Subscription__c", "sub-1", "External_Key__c", Seats__c=5)], tmp_path, on_field_error=policy)
+
+    (record,) = crm.records("Subscription__c")
+    assert (record["Id"], record["Seats__c"], record["External_Key__c"]) == (existing, 5, "SUB-1")
+    assert (result["updated"], result["partial"], result["dead_lettered"]) == (1, 0, 0)
+    assert letters(tmp_path) == []
