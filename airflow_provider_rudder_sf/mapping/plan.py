@@ -47,8 +47,11 @@ def record_key(event: IdentifyEvent) -> str:
     if event.targets:
         target = event.targets[0]
         if target.match_field is not None:
-            # Text identifiers compare case-insensitively in Salesforce: both spellings must land in one shard.
-            return f"{target.sobject.lower()}:{target.match_field.lower()}:{str(target.match_value).lower()}"
+            # Text identifiers compare case-insensitively in Salesforce, numbers as numbers (1 = 1.0 = "1.00"):
+            # every spelling must land in one shard. The field's type is not known here, so anything that reads as
+            # a number is keyed as one (two texts sharing a shard is harmless; one record split over two is not).
+            value = identifier_key(target.match_value, numeric=True) or str(target.match_value).lower()
+            return f"{target.sobject.lower()}:{target.match_field.lower()}:{value}"
         return f"{target.sobject}:{target.record_id or event.message_id or event.seq}"
     return f"lead-email:{event.email}"
 

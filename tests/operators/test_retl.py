@@ -366,3 +366,17 @@ def test_a_match_on_a_key_the_user_cannot_update_updates_the_other_fields_cleanl
     assert (record["Id"], record["Seats__c"], record["External_Key__c"]) == (existing, 5, "SUB-1")
     assert (result["updated"], result["partial"], result["dead_lettered"]) == (1, 0, 0)
     assert letters(tmp_path) == []
+
+
+def test_shards_agree_on_the_record_of_a_number_written_two_ways(crm, tmp_path):
+    crm.declare_fields("Account", {"Erp_Id__c": {"type": "double", "precision": 18, "scale": 2}})
+    events = [
+        retl("Account", 1, "Erp_Id__c", "2026-11-28T10:00:00Z", Name="One"),
+        retl("Account", 1.0, "Erp_Id__c", "2026-11-28T11:00:00Z", Name="Uno", Site="Paris"),
+    ]
+
+    for index in (0, 1):  # what the mapped shard tasks of one run do, one after the other
+        run(events, tmp_path, shard_index=index, shard_count=2)
+
+    (account,) = crm.records("Account")
+    assert (account["Erp_Id__c"], account["Name"], account["Site"]) == (1, "Uno", "Paris")
