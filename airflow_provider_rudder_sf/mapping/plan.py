@@ -47,8 +47,11 @@ def record_key(event: IdentifyEvent) -> str:
     if event.targets:
         target = event.targets[0]
         if target.match_field is not None:
-            # Text identifiers compare case-insensitively in Salesforce: both spellings must land in one shard.
-            return f"{target.sobject.lower()}:{target.match_field.lower()}:{str(target.match_value).lower()}"
+            # Text identifiers compare case-insensitively in Salesforce, numbers as numbers (1 = 1.0 = "1.00"):
+            # every spelling must land in one shard. The field's type is not known here, so anything that reads as
+            # a number is keyed as one (two texts sharing a shard is harmless; one record split over two is not).
+            value = identifier_key(target.match_value, numeric=True) or str(target.match_value).lower()
+            return f"{target.sobject.lower()}:{target.match_field.lower()}:{value}"
         return f"{target.sobject}:{target.record_id or event.message_id or event.seq}"
     return f"lead-email:{event.email}"
 
@@ -230,8 +233,6 @@ def _resolve(
                     "unknown_object",
                     f"The org has no object {target.sobject} (or the integration user cannot see it).",
                 )
-            if not options.allows(sobject):
-                return _not_allowed(event, sobject)
             one = _external_target(event, target._replace(sobject=sobject), options, record_matches, schemas)
             if isinstance(one, Rejected):
                 return one
@@ -367,7 +368,9 @@ def _matched_target(
             f"{len(ids)} {sobject} records have this {field}, so the event cannot be matched to one of them.",
         )
     if ids:
-        return _Resolved(f"{sobject}:{record_key_id(ids[0])}", sobject, "update", ids[0], identifier=(field, value))
+        # The identifier is not sent on update: the record holds it already (maybe spelled otherwise), and a key
+        # the user may not update must not cost the event a field (RudderStack sends the traits only).
+        return _Resolved(f"{sobject}:{record_key_id(ids[0])}", sobject, "update", ids[0])
     return _Resolved(
         f"{sobject}:{field}:{key}", sobject, "create", None, natural_key=(field, value), identifier=(field, value)
     )
