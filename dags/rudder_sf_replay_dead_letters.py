@@ -73,6 +73,7 @@ with DAG(
         salesforce_conn_id=SALESFORCE_CONN_ID,
         dead_letter=DEAD_LETTER,
         max_dead_letter_ratio=1.0,  # a replay reports what still fails instead of failing the task
+        allowed_objects=["Lead", "Contact"],  # staged events may come from SDKs with a public write key
         pool=SALESFORCE_POOL,
         outlets=[salesforce_asset(SALESFORCE_CONN_ID)],
     )
