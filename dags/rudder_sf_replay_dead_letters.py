@@ -48,9 +48,11 @@ with DAG(
 
         from airflow_provider_rudder_sf.deadletter import read_dead_letters
 
-        os.makedirs(os.path.dirname(out_file), exist_ok=True)
+        os.makedirs(os.path.dirname(out_file), mode=0o700, exist_ok=True)
         count = 0
-        with gzip.open(out_file, "wt", encoding="utf-8") as out:
+        # The collected events are personal data: owner-only, and deleted by the clean-up task after the replay.
+        handle = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(handle, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as out:
             for letter in read_dead_letters(location, allow_missing=True):
                 if letter.get("stage") not in stages:
                     continue
@@ -67,7 +69,7 @@ with DAG(
         out_file=SHARDS_BASE + "/replay/{{ run_id | replace(':', '_') | replace('+', '_') }}.jsonl.gz",
     )
 
-    IdentifyToSalesforceOperator(
+    replay = IdentifyToSalesforceOperator(
         task_id="replay",
         events=replay_file,
         salesforce_conn_id=SALESFORCE_CONN_ID,
@@ -77,3 +79,14 @@ with DAG(
         pool=SALESFORCE_POOL,
         outlets=[salesforce_asset(SALESFORCE_CONN_ID)],
     )
+
+    @task(trigger_rule="all_done", retries=0)
+    def clean_up(path: str) -> None:
+        """Delete the collected copy whatever the replay's outcome: the dead letters themselves are kept."""
+        import os
+
+        if os.path.exists(path):
+            os.unlink(path)
+            print(f"Deleted {path}")
+
+    replay >> clean_up(replay_file)

@@ -161,3 +161,4 @@ def test_replay_dag_completes_records_after_the_admin_adds_the_field(dagbag, air
     leads = {lead["Email"]: lead for lead in crm.records("Lead")}
     assert sorted(leads) == sorted(eligible_emails(lines))  # nothing duplicated by the replay
     assert all(leads[email]["plan__c"] for email in incomplete)
+    assert not list(airflow_env["shards"].rglob("*.jsonl*")), "the collected copy of the events is deleted"
