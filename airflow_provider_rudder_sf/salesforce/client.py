@@ -24,6 +24,7 @@ from simple_salesforce.exceptions import SalesforceError
 
 from airflow_provider_rudder_sf.salesforce.auth import LoginResult, login
 from airflow_provider_rudder_sf.salesforce.errors import (
+    NOT_APPLIED_CODES,
     BudgetExhausted,
     Outcome,
     PermanentError,
@@ -228,7 +229,9 @@ class SalesforceClient:
                 )
             if outcome is Outcome.TRANSIENT:
                 attempt += 1
-                if not idempotent or attempt >= self.retry.attempts:
+                # A create may be resent blindly only when Salesforce said it refused it before processing.
+                safe_to_resend = idempotent or code in NOT_APPLIED_CODES
+                if not safe_to_resend or attempt >= self.retry.attempts:
                     raise TransientError(
                         f"{name} failed with a transient error after {attempt} attempt(s): {code}: {message}",
                         code=code,

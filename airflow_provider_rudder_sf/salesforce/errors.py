@@ -27,6 +27,11 @@ CODE_OUTCOMES: dict[str, Outcome] = {
     "REQUEST_LIMIT_EXCEEDED": Outcome.STOP,
 }
 
+# Transient answers that Salesforce documents as refused before processing: nothing was applied, so even a create
+# is resent as it is. Every other transient failure of a create (a time-out, a reset, a 502/504 without a Salesforce
+# body) is uncertain: the writer looks the records up before sending them again.
+NOT_APPLIED_CODES: frozenset[str] = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED"})
+
 STATUS_OUTCOMES: dict[int, Outcome] = {
     500: Outcome.TRANSIENT,
     502: Outcome.TRANSIENT,

@@ -316,6 +316,7 @@ class SalesforceWriter:
             retry: list[_Item] = []
             limited: list[_Item] = []
             uncertain = False
+            finished_before = len(done)
             chunks = _split_by_op(pending)
             for pos, chunk in enumerate(chunks):
                 rest = [item for later in chunks[pos + 1 :] for item in later]
@@ -344,6 +345,10 @@ class SalesforceWriter:
                 return _BatchOutcome(done, retry + limited, "request_limit")
             if not retry:
                 break
+            if len(done) > finished_before:
+                # Progress in this round: a steady trickle of faults must not exhaust the back-off. The batch
+                # stops only after a whole back-off cycle in which nothing went through.
+                lock_tries = transient_tries = 0
             if uncertain:
                 transient_tries += 1
                 if transient_tries >= attempts:

@@ -46,3 +46,25 @@ def test_locked_rows_503s_and_an_expired_session_apply_every_event_exactly_once(
     seeded = {email_for(i) for i in range(0, 2_000, 2)}
     assert summary["created"] == len(set(expected) - seeded)
     assert_exactly_once(crm, expected, extra_emails=seeded - set(expected))
+
+
+@pytest.mark.slow
+def test_a_steady_503_pattern_still_makes_progress_without_reconciling(crm, tmp_path):
+    """503 SERVER_UNAVAILABLE is refused before processing: creates are resent as they are (no look-up first), and a
+    fault on every other request never stops the run, because each round that makes progress resets the back-off."""
+    lines = synthetic_lines(1_500, 1_200, seed=8, bad_fraction=0.0)
+    expected = latest_traits(lines)
+    crm.set_faults(fail_every_nth=2, seed=1)
+
+    summary = IdentifyToSalesforceOperator(
+        task_id="sync", events=write_lines(tmp_path / "events.jsonl", lines), dead_letter=str(tmp_path / "dead")
+    ).execute(context={})
+
+    counters = crm.counters()
+    assert counters["injected_faults"]["server_unavailable"] >= 10, counters["injected_faults"]
+    assert summary["stop_reason"] is None and summary["unsent"] == 0
+    assert_counts_add_up(summary)
+    assert_exactly_once(crm, expected)
+    # Every create was resent directly: the only queries are the e-mail look-ups (no reconciliation look-ups).
+    lookups = math.ceil(len(expected) / 250)
+    assert counters["by_endpoint"]["GET query"] <= lookups + 2, counters["by_endpoint"]
