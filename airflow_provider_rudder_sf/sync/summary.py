@@ -148,9 +148,9 @@ class SyncSummary:
         if self.dry_run and (self.schema_issues or self.coercions):
             lines.append("schema report (dry run):")
             for name, counts in sorted(self.schema_issues.items()):
-                lines.append(f"  {name}: " + ", ".join(f"{code} in {n} events" for code, n in counts.most_common()))
+                lines.append(f"  {name}: " + ", ".join(f"{code} in {n:,} events" for code, n in counts.most_common()))
             for name, counts in sorted(self.coercions.items()):
-                lines.append(f"  {name}: " + ", ".join(f"{how} in {n} events" for how, n in counts.most_common()))
+                lines.append(f"  {name}: " + ", ".join(f"{how} in {n:,} events" for how, n in counts.most_common()))
         if self.stop_reason:
             lines.append(f"stopped early: {self.stop_reason}: {self.stop_message}")
         return "\n".join(lines)
