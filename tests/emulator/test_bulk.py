@@ -28,7 +28,7 @@ def test_ingest_job_moves_through_states_with_growing_counts(
     salesforce_emulator: EmulatorHandle, bulk: BulkClient
 ) -> None:
     salesforce_emulator.set_faults(bulk_rows_per_second=0)  # paused: the job waits in InProgress
-    closed = bulk.ingest("Lead", "insert", _leads_csv(100, bad=frozenset({3, 60})))
+    closed = bulk.ingest("Lead", "insert", _leads_csv(200, bad=frozenset({3, 160})))
     assert closed["state"] == "UploadComplete" and closed["numberRecordsProcessed"] == 0
     job_id = closed["id"]
     states = [closed["state"]]
@@ -38,20 +38,20 @@ def test_ingest_job_moves_through_states_with_growing_counts(
     early = bulk.call("GET", f"ingest/{job_id}/successfulResults/")
     assert early.status_code == 409 and early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
 
-    salesforce_emulator.set_faults(bulk_rows_per_second=40)  # about 2.5 s for the 100 rows
+    salesforce_emulator.set_faults(bulk_rows_per_second=40)  # about 5 s for the 200 rows
     first = bulk.poll("ingest", job_id, lambda i: i["numberRecordsProcessed"] > 0)
     later = bulk.poll("ingest", job_id, lambda i: i["numberRecordsProcessed"] > first["numberRecordsProcessed"])
     assert first["state"] == later["state"] == "InProgress"
-    assert 0 < first["numberRecordsProcessed"] < later["numberRecordsProcessed"] < 100
+    assert 0 < first["numberRecordsProcessed"] < later["numberRecordsProcessed"] < 200
     assert len(salesforce_emulator.records("Lead")) <= later["numberRecordsProcessed"]
 
     salesforce_emulator.set_faults(bulk_rows_per_second=20_000)
     done = bulk.poll("ingest", job_id)
     states.append(done["state"])
     assert states == ["UploadComplete", "InProgress", "JobComplete"]
-    assert (done["numberRecordsProcessed"], done["numberRecordsFailed"]) == (100, 2)
+    assert (done["numberRecordsProcessed"], done["numberRecordsFailed"]) == (200, 2)
     assert done["totalProcessingTime"] > 0 and "errorMessage" not in done
-    assert len(salesforce_emulator.records("Lead")) == 98
+    assert len(salesforce_emulator.records("Lead")) == 198
 
 
 def test_result_csvs_have_salesforce_columns(salesforce_emulator: EmulatorHandle, bulk: BulkClient) -> None:
