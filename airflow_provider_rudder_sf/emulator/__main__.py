@@ -43,7 +43,8 @@ Airflow connection for a running emulator
     "extra": {"security_token": "DemoToken123", "ca_bundle": "DIR/cert.pem"}}'
 
 Admin API (no auth, not counted): ``/__admin/reset``, ``profile``, ``records/<Obj>``, ``counters``,
-``requests``, ``faults``, ``schema``, ``duplicate-rules``, ``settings``, ``sessions/expire`` (table: ``admin.py``).
+``requests``, ``faults``, ``jobs``, ``schema``, ``duplicate-rules``, ``settings``, ``sessions/expire`` (table:
+``admin.py``).
 """
 
 from __future__ import annotations

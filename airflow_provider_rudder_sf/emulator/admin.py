@@ -18,7 +18,10 @@
                                             "allow_save_requests": n}`` (``requestlog.py``)
 ``GET|POST /__admin/duplicate-rules``       the rules in force; POST a list to replace them (``[]``: none);
                                             format in ``duplicates.py``
-``GET|POST /__admin/faults``                read / change fault settings (``faults.Faults`` field names)
+``GET|POST /__admin/faults``                read / change fault settings (``faults.Faults`` field names),
+                                            Bulk 2.0 pace and limits included (``bulk_rows_per_second``,
+                                            ``bulk_fail_after_rows``, ``bulk_max_upload_bytes``)
+``GET /__admin/jobs``                       every Bulk 2.0 job's info (ingest and query), as the API shows it
 ``POST /__admin/schema``                    declare fields / custom objects (see ``Emulator.apply_declarations``)
 ``GET /__admin/schema``                     the declarations in force
 ``GET|POST /__admin/settings``              ``daily_limit``, ``api_usage`` (used calls), ``api_disabled``,
@@ -90,6 +93,8 @@ def _route(app: Emulator, method: str, parts: list[str], body: Any) -> Response:
                 app.daily_limit = int(body.pop("daily_limit"))
             app.faults.update(body)
         return Response.json(200, app.faults.as_dict())
+    if head == "jobs" and method == "GET" and len(parts) == 1:
+        return Response.json(200, [job.info() for job in app.jobs.values()])
     if head == "schema":
         if method == "POST":
             names = app.apply_declarations(body)

@@ -226,13 +226,14 @@ class Emulator:
 
 
 def endpoint_name(method: str, sub: str) -> str:
-    """A coarse name for counters: ``query``, ``sobjects``, ``composite/sobjects``, ``jobs/ingest`` ..."""
+    """A coarse name for counters: ``query``, ``sobjects``, ``composite/sobjects``, ``jobs/ingest``,
+    ``jobs/query`` ..."""
     parts = sub.strip("/").split("/")
     head = parts[0] if parts[0] else "resources"
     if head == "composite" and len(parts) > 1 and parts[1] == "sobjects":
         head = "composite/sobjects"
     elif head == "jobs" and len(parts) > 1:
-        head = "jobs/ingest"
+        head = "jobs/query" if parts[1] == "query" else "jobs/ingest"
     elif head == "sobjects" and parts[-1] == "describe":
         head = "describe"
     return f"{method} {head}"

@@ -1,18 +1,33 @@
-"""Bulk API 2.0 ingest jobs: create, upload CSV, close (processed synchronously), poll, results.
+"""Bulk API 2.0 ingest and query jobs, processed over time by a background worker thread per job.
 
-Jobs live in memory (they do not survive a restart, as the records they wrote do). Each row is written on its
-own (no all-or-none), with the same validation as every other write. CSV rules as Salesforce: empty values are
-ignored, ``#N/A`` sets null.
+Ingest: ``POST /jobs/ingest`` (``Open``), ``PUT .../batches`` (CSV), ``PATCH {"state": "UploadComplete"}`` answers
+at once; the job's worker then turns it ``InProgress`` and writes its rows at ``faults.bulk_rows_per_second``
+(read on every step, so a test can slow, pause with 0 or resume a running job), then ``JobComplete``. Each row is
+written on its own (no all-or-none), with the same validation as every other write. CSV rules as Salesforce: empty
+values are ignored, ``#N/A`` sets null. ``faults.bulk_fail_after_rows`` (N > 0) turns a job ``Failed`` once it has
+processed N rows; the rows left are its unprocessed records, as after an abort.
+
+Query: ``POST /jobs/query`` runs the SOQL at once (results are a snapshot of that moment; a bad query answers
+400 like ``/query``); the worker then "processes" the rows at the same pace (``numberRecordsProcessed`` grows) and
+the results are paged out as CSV with ``Sforce-Locator`` / ``Sforce-NumberOfRecords`` headers.
+
+Jobs live in memory only: a restart or ``reset`` forgets them (the records they wrote stay). Every worker step runs
+under ``app.lock``, like a request, and stops as soon as its job is terminal, deleted or forgotten by a reset.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import itertools
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import soql
 from .http_types import Request, Response
 from .store import Txn
 from .writes import USER_ID, RecordError, Writer, now_iso
@@ -21,25 +36,47 @@ if TYPE_CHECKING:
     from .app import Emulator
 
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+_LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 _job_numbers = itertools.count(1)
+TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
+DELETABLE = frozenset({"UploadComplete", *TERMINAL})
+TICK_SECONDS = 0.02  # the worker's step; each step writes what the rate allows since the last one
+MAX_ROWS_PER_STEP = 2_000  # bounds how long one step holds the app lock
 
 
 @dataclass
 class Job:
     id: str
+    kind: str  # "ingest" | "query"
     object: str
     operation: str
     external_id: str | None
     delimiter: str
     line_ending: str
     version: str
+    query: str | None = None
     state: str = "Open"
     created: str = field(default_factory=now_iso)
     data: bytes = b""
+    parsed: bool = False
     header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)  # ingest: rows to write; query: result rows
+    done: int = 0  # rows processed so far
+    fail_after: int = 0  # bulk_fail_after_rows when processing was asked for
     successes: list[list[str]] = field(default_factory=list)
     failures: list[list[str]] = field(default_factory=list)
-    unprocessed: list[list[str]] = field(default_factory=list)
+    error_message: str | None = None
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def unprocessed(self) -> list[list[str]]:
+        return self.rows[self.done :] if self.state in {"Failed", "Aborted"} else []
+
+    def processing_ms(self) -> int:
+        if self.started is None:
+            return 0
+        return int(((self.finished or time.monotonic()) - self.started) * 1000)
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -53,60 +90,116 @@ class Job:
             "concurrencyMode": "Parallel",
             "contentType": "CSV",
             "apiVersion": float(self.version),
-            "jobType": "V2Ingest",
+            "jobType": "V2Ingest" if self.kind == "ingest" else "V2Query",
             "lineEnding": self.line_ending,
             "columnDelimiter": next(k for k, v in _DELIMITERS.items() if v == self.delimiter),
-            "contentUrl": f"services/data/v{self.version}/jobs/ingest/{self.id}/batches",
-            "numberRecordsProcessed": len(self.successes) + len(self.failures),
-            "numberRecordsFailed": len(self.failures),
+            "numberRecordsProcessed": self.done,
             "retries": 0,
-            "totalProcessingTime": 0,
+            "totalProcessingTime": self.processing_ms(),
         }
+        if self.kind == "ingest":
+            info["contentUrl"] = f"services/data/v{self.version}/jobs/ingest/{self.id}/batches"
+            info["numberRecordsFailed"] = len(self.failures)
+            info["apiActiveProcessingTime"] = self.processing_ms()
+            info["apexProcessingTime"] = 0
         if self.external_id:
             info["externalIdFieldName"] = self.external_id
+        if self.error_message is not None:
+            info["errorMessage"] = self.error_message
         return info
 
 
-def ingest(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
-    if not parts:
+# -- routing --
+def jobs(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
+    """``parts`` is the path after ``jobs/``: ``ingest[/<id>[/...]]`` or ``query[/<id>[/results]]``."""
+    kind = parts[0]
+    if len(parts) == 1:
         if req.method == "POST":
-            return create_job(app, req, version)
-        records = [j.info() for j in app.jobs.values()]
-        return Response.json(200, {"done": True, "records": records, "nextRecordsUrl": None})
-    job = app.jobs.get(parts[0])
-    if job is None:
-        return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
-    rest = [p.lower() for p in parts[1:]]
+            return create_ingest_job(app, req, version) if kind == "ingest" else create_query_job(app, req, version)
+        if req.method == "GET":
+            records = [j.info() for j in app.jobs.values() if j.kind == kind]
+            return Response.json(200, {"done": True, "records": records, "nextRecordsUrl": None})
+        return _not_found()
+    job = app.jobs.get(parts[1])
+    if job is None or job.kind != kind:
+        return _not_found()
+    rest = [p.lower() for p in parts[2:]]
+    if not rest and req.method == "GET":
+        return Response.json(200, job.info())
+    if not rest and req.method == "PATCH":
+        return change_state(app, job, req)
+    if not rest and req.method == "DELETE":
+        if job.state not in DELETABLE:
+            return Response.error(400, "INVALIDJOBSTATE", f"Job {job.id} cannot be deleted in state {job.state}")
+        del app.jobs[job.id]
+        return Response.empty()
+    if kind == "ingest":
+        return _ingest_resource(app, job, req, rest)
+    if rest == ["results"] and req.method == "GET":
+        return query_results(job, req, version)
+    return _not_found()
+
+
+def _not_found() -> Response:
+    return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def _ingest_resource(app: Emulator, job: Job, req: Request, rest: list[str]) -> Response:
     if rest == ["batches"] and req.method == "PUT":
         if job.state != "Open":
             return Response.error(409, "INVALIDJOBSTATE", f"Job {job.id} is not open for uploads: {job.state}")
+        limit = app.faults.bulk_max_upload_bytes
+        if len(req.body) > limit:
+            return Response.error(
+                400, "INVALIDBATCH", f"Upload of {len(req.body)} bytes exceeds the maximum of {limit} bytes per request"
+            )
         job.data += req.body
         return Response.empty(201)
-    if not rest and req.method == "PATCH":
-        body = req.json() or {}
-        target = body.get("state")
-        if target == "UploadComplete" and job.state == "Open":
-            process(app, job, txn)
-        elif target == "Aborted" and job.state in {"Open", "UploadComplete"}:
-            job.state = "Aborted"
-        else:
-            return Response.error(400, "INVALIDJOBSTATE", f"Cannot change state from {job.state} to {target}")
-        return Response.json(200, job.info())
-    if not rest and req.method == "GET":
-        return Response.json(200, job.info())
-    if not rest and req.method == "DELETE":
-        del app.jobs[job.id]
-        return Response.empty()
+    if req.method != "GET" or rest not in (["successfulresults"], ["failedresults"], ["unprocessedrecords"]):
+        return _not_found()
+    if job.state not in TERMINAL:
+        return Response.error(409, "INVALIDJOBSTATE", f"Job {job.id} has no results yet: its state is {job.state}")
     if rest == ["successfulresults"]:
         return _csv(["sf__Id", "sf__Created", *job.header], job.successes)
     if rest == ["failedresults"]:
         return _csv(["sf__Id", "sf__Error", *job.header], job.failures)
-    if rest == ["unprocessedrecords"]:
-        return _csv(job.header, job.unprocessed)
-    return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
+    return _csv(job.header, job.unprocessed)
 
 
-def create_job(app: Emulator, req: Request, version: str) -> Response:
+def change_state(app: Emulator, job: Job, req: Request) -> Response:
+    target = (req.json() or {}).get("state")
+    if target == "UploadComplete" and job.kind == "ingest" and job.state == "Open":
+        _parse_upload(app, job)
+        job.state = "UploadComplete"
+        job.fail_after = app.faults.bulk_fail_after_rows
+        start_worker(app, job)
+    elif target == "Aborted" and job.state in {"Open", "UploadComplete", "InProgress"}:
+        if job.kind == "ingest" and not job.parsed:
+            _parse_upload(app, job, note=False)  # an aborted open job lists what was uploaded as unprocessed
+        _finish(job, "Aborted")
+    else:
+        return Response.error(400, "INVALIDJOBSTATE", f"Cannot change state from {job.state} to {target}")
+    return Response.json(200, job.info())
+
+
+# -- creation --
+def _common_options(body: dict[str, Any]) -> tuple[str, str] | Response:
+    delimiter = _DELIMITERS.get(str(body.get("columnDelimiter", "COMMA")))
+    if delimiter is None:
+        return Response.error(400, "INVALIDJOB", f"Invalid columnDelimiter: {body.get('columnDelimiter')}")
+    line_ending = str(body.get("lineEnding", "LF"))
+    if line_ending not in _LINE_ENDINGS:
+        return Response.error(400, "INVALIDJOB", f"Invalid lineEnding: {line_ending}")
+    if body.get("contentType", "CSV") != "CSV":
+        return Response.error(400, "INVALIDJOB", "contentType must be CSV")
+    return delimiter, line_ending
+
+
+def _new_id() -> str:
+    return f"7508Z{next(_job_numbers):010d}AAA"
+
+
+def create_ingest_job(app: Emulator, req: Request, version: str) -> Response:
     body = req.json() or {}
     obj = app.schema.get(str(body.get("object", "")))
     operation = body.get("operation")
@@ -117,35 +210,151 @@ def create_job(app: Emulator, req: Request, version: str) -> Response:
     external = body.get("externalIdFieldName")
     if operation == "upsert":
         Writer(app.schema, Txn(app.store)).external_field(obj, str(external or ""))
-    if body.get("contentType", "CSV") != "CSV":
-        return Response.error(400, "INVALIDJOB", "contentType must be CSV")
-    delimiter = _DELIMITERS.get(str(body.get("columnDelimiter", "COMMA")))
-    if delimiter is None:
-        return Response.error(400, "INVALIDJOB", f"Invalid columnDelimiter: {body.get('columnDelimiter')}")
+    options = _common_options(body)
+    if isinstance(options, Response):
+        return options
     job = Job(
-        id=f"7508Z{next(_job_numbers):010d}AAA",
+        id=_new_id(),
+        kind="ingest",
         object=obj.name,
         operation=str(operation),
         external_id=str(external) if external else None,
-        delimiter=delimiter,
-        line_ending=str(body.get("lineEnding", "LF")),
+        delimiter=options[0],
+        line_ending=options[1],
         version=version,
     )
     app.jobs[job.id] = job
     return Response.json(200, job.info())
 
 
-def process(app: Emulator, job: Job, txn: Txn) -> None:
+def create_query_job(app: Emulator, req: Request, version: str) -> Response:
+    from .rest import execute_query  # rest imports this module lazily; keep the cycle out of import time
+
+    body = req.json() or {}
+    operation = body.get("operation", "query")
+    if operation not in {"query", "queryAll"}:
+        return Response.error(400, "INVALIDJOB", f"Invalid operation: {operation}")
+    text = body.get("query")
+    if not isinstance(text, str) or not text.strip():
+        return Response.error(400, "INVALIDJOB", "A query is required for a query job")
+    options = _common_options(body)
+    if isinstance(options, Response):
+        return options
+    try:
+        parsed = soql.parse(text)
+        if parsed.count or parsed.offset:
+            return Response.error(400, "INVALIDJOB", "COUNT() and OFFSET are not supported by Bulk API 2.0 queries")
+        result = execute_query(app, text, version, Txn(app.store), operation == "queryAll", batch=2**62)
+    except soql.SoqlError as err:
+        return Response.error(404 if err.code == "INVALID_TYPE" else 400, err.code, err.message)
+    obj = app.schema.get(parsed.sobject)
+    assert obj is not None
+    records: list[dict[str, Any]] = result["records"]
+    header = [name for name in (records[0] if records else {}) if name != "attributes"]
+    if not records:
+        header = [spec.name for name in parsed.fields if (spec := obj.field(name)) is not None]
+    job = Job(
+        id=_new_id(),
+        kind="query",
+        object=obj.name,
+        operation=str(operation),
+        external_id=None,
+        delimiter=options[0],
+        line_ending=options[1],
+        version=version,
+        query=text,
+        state="UploadComplete",
+        parsed=True,
+        header=header,
+        rows=[[_cell(r.get(name)) for name in header] for r in records],
+    )
+    job.fail_after = app.faults.bulk_fail_after_rows
+    app.jobs[job.id] = job
+    start_worker(app, job)
+    return Response.json(200, job.info())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _parse_upload(app: Emulator, job: Job, note: bool = True) -> None:
+    """Split the uploaded CSV into header and rows (once); ``note`` it in the request log."""
+    job.parsed = True
+    try:
+        text = job.data.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=job.delimiter))
+    except (UnicodeDecodeError, csv.Error) as err:
+        job.error_message = f"InvalidBatch : Failed to parse the CSV data: {err}"
+        return
+    if not rows:
+        job.error_message = "InvalidBatch : No content was uploaded for this job"
+        return
+    job.header, job.rows = rows[0], [r for r in rows[1:] if r]
+    if not note:
+        return
+    operation = {"insert": "create"}.get(job.operation, job.operation)
+    app.request_log.note(app.schema, job.object, operation, job.header, records=len(job.rows))
+
+
+# -- processing --
+def start_worker(app: Emulator, job: Job) -> None:
+    threading.Thread(target=_work, args=(app, job), name=f"bulk-{job.id}", daemon=True).start()
+
+
+def _work(app: Emulator, job: Job) -> None:
+    budget = 0.0
+    last = time.monotonic()
+    while True:
+        time.sleep(TICK_SECONDS)
+        with app.lock:
+            if app.jobs.get(job.id) is not job or job.state in TERMINAL:
+                return  # aborted, deleted, or forgotten by a reset
+            now = time.monotonic()
+            if job.state == "UploadComplete":
+                job.state, job.started, last = "InProgress", now, now
+                if job.error_message is not None:  # the upload could not be read
+                    _finish(job, "Failed")
+                continue
+            budget += app.faults.bulk_rows_per_second * (now - last)
+            last = now
+            allowed = min(int(budget), MAX_ROWS_PER_STEP)
+            budget = min(budget - allowed, float(MAX_ROWS_PER_STEP))  # no burst after a long wait for the lock
+            step(app, job, allowed)
+
+
+def step(app: Emulator, job: Job, allowed: int) -> None:
+    """Process up to ``allowed`` more rows of a job in progress; finish it when nothing is left."""
+    end = min(len(job.rows), job.done + allowed)
+    if job.fail_after:
+        end = min(end, job.fail_after)
+    if job.kind == "ingest" and end > job.done:
+        _write_rows(app, job, end)
+    job.done = end
+    if job.fail_after and job.done >= job.fail_after and job.done < len(job.rows):
+        job.error_message = (
+            f"InternalServerError : the job failed after {job.done} rows (fault bulk_fail_after_rows); "
+            f"{len(job.rows) - job.done} rows were not processed"
+        )
+        _finish(job, "Failed")
+    elif job.done >= len(job.rows):
+        _finish(job, "JobComplete")
+
+
+def _finish(job: Job, state: str) -> None:
+    job.state = state
+    job.finished = time.monotonic()
+
+
+def _write_rows(app: Emulator, job: Job, end: int) -> None:
     obj = app.schema.get(job.object)
     assert obj is not None
-    rows = list(csv.reader(io.StringIO(job.data.decode("utf-8-sig"), newline=""), delimiter=job.delimiter))
-    if not rows:
-        job.state = "Failed"
-        return
-    job.header, data = rows[0], [r for r in rows[1:] if r]
-    operation = {"insert": "create"}.get(job.operation, job.operation)
-    app.request_log.note(app.schema, obj.name, operation, job.header, records=len(data))
-    for row in data:
+    txn = Txn(app.store)
+    for row in job.rows[job.done : end]:
         values: dict[str, Any] = {}
         for name, value in zip(job.header, row, strict=False):
             if value == "#N/A":
@@ -171,7 +380,43 @@ def process(app: Emulator, job: Job, txn: Txn) -> None:
             job.successes.append([record_id, "true" if created else "false", *row])
         except RecordError as err:
             job.failures.append(["", f"{err.code}:{err.message}:{','.join(err.fields)}", *row])
-    job.state = "JobComplete"
+    txn.commit()
+
+
+# -- results --
+def query_results(job: Job, req: Request, version: str) -> Response:
+    if version != job.version:
+        return Response.error(409, "INVALIDJOBSTATE", f"Use API version {job.version}, the job's, for its results")
+    if job.state != "JobComplete":
+        return Response.error(409, "INVALIDJOBSTATE", f"Job {job.id} has no results: its state is {job.state}")
+    start = 0
+    locator = req.query.get("locator") or ""
+    if locator and locator != "null":
+        try:
+            start = int(base64.urlsafe_b64decode(locator + "=" * (-len(locator) % 4)).decode("ascii"))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            start = -1
+        if not 0 < start < len(job.rows):
+            return Response.error(400, "INVALIDLOCATOR", f"Invalid locator: {locator}")
+    raw_max = req.query.get("maxRecords")
+    size = len(job.rows) - start
+    if raw_max is not None:
+        if not raw_max.isdigit() or int(raw_max) < 1:
+            return Response.error(400, "INVALIDPARAMETER", f"maxRecords must be a positive integer: {raw_max}")
+        size = int(raw_max)
+    chunk = job.rows[start : start + size]
+    following = start + len(chunk)
+    next_locator = "null"
+    if following < len(job.rows):
+        next_locator = base64.urlsafe_b64encode(str(following).encode("ascii")).decode("ascii").rstrip("=")
+    out = io.StringIO()
+    writer = csv.writer(
+        out, delimiter=job.delimiter, lineterminator=_LINE_ENDINGS[job.line_ending], quoting=csv.QUOTE_ALL
+    )
+    writer.writerow(job.header)
+    writer.writerows(chunk)
+    headers = {"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(len(chunk))}
+    return Response(200, out.getvalue().encode("utf-8"), "text/csv", headers=headers)
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> Response:

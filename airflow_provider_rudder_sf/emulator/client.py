@@ -128,6 +128,10 @@ class EmulatorHandle:
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         return dict(self._admin("POST", "faults", faults))
 
+    def bulk_jobs(self) -> list[dict[str, Any]]:
+        """Every Bulk 2.0 job's info (ingest and query), without spending API calls."""
+        return list(self._admin("GET", "jobs"))
+
     def declare_fields(self, obj: str, fields: dict[str, dict[str, Any]]) -> None:
         self._admin("POST", "schema", {"object": obj, "fields": fields})
 

@@ -1,10 +1,12 @@
-"""Fault injection settings, deterministic for a given seed."""
+"""Fault injection settings, deterministic for a given seed, and the Bulk API 2.0 pace and limits."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+_FLOATS = {"lock_row_ratio", "bulk_rows_per_second"}
 
 
 @dataclass
@@ -14,6 +16,11 @@ class Faults:
     expire_session_after: int = 0  # a session dies after this many data calls (0 = never)
     latency_ms: int = 0  # added to every data request
     seed: int = 0
+    # Bulk API 2.0 (bulk.py): rows written (ingest) or produced (query) per second by a job's worker; 0 pauses
+    # every job where it stands (raise it again to resume)
+    bulk_rows_per_second: float = 20_000.0
+    bulk_fail_after_rows: int = 0  # a job turns Failed once it has processed this many rows (0 = off)
+    bulk_max_upload_bytes: int = 100 * 1024 * 1024  # a bigger PUT .../batches answers 400 (Salesforce: 100 MB raw)
     requests_seen: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -30,7 +37,10 @@ class Faults:
         for name, value in values.items():
             if name not in known:
                 raise ValueError(f"unknown fault setting {name!r}; known: {sorted(known)}")
-            setattr(self, name, float(value) if name == "lock_row_ratio" else int(value))
+            number = float(value) if name in _FLOATS else int(value)
+            if number < 0 and name != "seed":
+                raise ValueError(f"fault setting {name!r} must not be negative")
+            setattr(self, name, number)
         self.requests_seen = 0
         self.rng.seed(self.seed)
 

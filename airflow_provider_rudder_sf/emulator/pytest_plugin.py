@@ -12,7 +12,7 @@ Fixtures:
     ``password``, ``security_token``, ``connection_json()``/``connection_uri()`` and admin helpers ``seed(obj,
     records) -> ids``, ``records(obj)``, ``counters()``, ``requests()``, ``set_faults(**kw)``,
     ``declare_fields(obj, specs)``, ``settings(**kw)``, ``expire_sessions()``, ``duplicate_rules()``,
-    ``set_duplicate_rules(rules)``, ``profile()``. The org profile is the start-up one (``full``); call
+    ``set_duplicate_rules(rules)``, ``profile()``, ``bulk_jobs()``. The org profile is the start-up one (``full``); call
     ``reset(schema=True, profile="minimal")`` for a realistic restricted org (the next test's reset undoes it).
 
 Example (a DAG test)::

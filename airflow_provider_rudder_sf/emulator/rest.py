@@ -64,10 +64,10 @@ def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> R
             return collections(app, req, version, parts[2:], txn)
         if head == "composite" and len(parts) == 1 and method == "POST":
             return composite(app, req, version, txn)
-        if head == "jobs" and len(parts) >= 2 and parts[1] == "ingest":
-            from .bulk import ingest
+        if head == "jobs" and len(parts) >= 2 and parts[1] in {"ingest", "query"}:
+            from .bulk import jobs
 
-            response: Response = ingest(app, req, version, parts[2:], txn)
+            response: Response = jobs(app, req, version, parts[1:], txn)
             return response
     except RecordError as err:
         if err.parser_message is not None:  # a wrong JSON type fails the whole single-record request

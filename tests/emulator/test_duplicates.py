@@ -154,7 +154,8 @@ def test_composite_subrequest_header(minimal: EmulatorHandle, msf: Salesforce, c
 
 def test_bulk_refuses_alert_duplicates(minimal: EmulatorHandle, msf: Salesforce, contact_id: str) -> None:
     [result] = msf.bulk2.Lead.insert(
-        records=[{"LastName": "a", "Company": "c", "Email": "ann@example.com"}, {"LastName": "b", "Company": "c"}]
+        records=[{"LastName": "a", "Company": "c", "Email": "ann@example.com"}, {"LastName": "b", "Company": "c"}],
+        wait=0.05,
     )
     assert result["numberRecordsFailed"] == 1
     failed = msf.bulk2.Lead.get_failed_records(result["job_id"])

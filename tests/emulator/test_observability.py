@@ -77,7 +77,7 @@ def test_request_log_counts_composite_subrequests_and_bulk(salesforce_emulator: 
             ]
         },
     )
-    sf.bulk2.Lead.insert(records=[{"LastName": "b", "Company": "c", "City": ""}] * 3)
+    sf.bulk2.Lead.insert(records=[{"LastName": "b", "Company": "c", "City": ""}] * 3, wait=0.05)
     log = salesforce_emulator.requests()
     assert log["writes"]["Lead"]["create"] == {"records": 5, "fields": ["City", "Company", "LastName"]}
     assert log["allow_save_requests"] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import VERSION
+from conftest import VERSION, BulkClient
 from simple_salesforce import (
     Salesforce,
     SalesforceMalformedRequest,
@@ -148,7 +148,7 @@ def test_composite_all_or_none_rolls_back(salesforce_emulator: EmulatorHandle, s
 def test_bulk2_insert_and_results(salesforce_emulator: EmulatorHandle, sf: Salesforce) -> None:
     records = [{"LastName": f"L{i}", "Company": "Acme", "Email": f"b{i}@x.io"} for i in range(5)]
     records.append({"LastName": "Bad", "Company": "Acme", "Email": "nope"})
-    results = sf.bulk2.Lead.insert(records=records, batch_size=100)
+    results = sf.bulk2.Lead.insert(records=records, batch_size=100, wait=0.05)
     assert results[0]["numberRecordsProcessed"] == 6 and results[0]["numberRecordsFailed"] == 1
     job_id = results[0]["job_id"]
     ok = sf.bulk2.Lead.get_successful_records(job_id)
@@ -183,8 +183,8 @@ def test_bulk2_upsert_over_raw_http(salesforce_emulator: EmulatorHandle, sf: Sal
     )
     assert put.status_code == 201
     closed = http.patch(f"{data_url}/jobs/ingest/{job['id']}", headers=auth, json={"state": "UploadComplete"})
-    assert closed.status_code == 200
-    info = http.get(f"{data_url}/jobs/ingest/{job['id']}", headers=auth).json()
+    assert (closed.status_code, closed.json()["state"]) == (200, "UploadComplete")  # processed afterwards
+    info = BulkClient(salesforce_emulator, sf).poll("ingest", job["id"])
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 2, 0)
     ok = http.get(f"{data_url}/jobs/ingest/{job['id']}/successfulResults/", headers=auth).text.splitlines()
     assert ok[0] == "sf__Id,sf__Created,Email,LastName,Company,Title"

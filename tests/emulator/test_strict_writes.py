@@ -227,7 +227,7 @@ def test_bulk_rows_are_as_strict(minimal: EmulatorHandle, msf: Salesforce) -> No
         {"LastName": "type", "Company": "c", "NumberOfEmployees": "many"},
         {"LastName": "hidden", "Company": "c", "AnnualRevenue": "10"},
     ]
-    [result] = msf.bulk2.Lead.insert(records=rows)
+    [result] = msf.bulk2.Lead.insert(records=rows, wait=0.05)
     assert (result["numberRecordsProcessed"], result["numberRecordsFailed"]) == (4, 3)
     failed = msf.bulk2.Lead.get_failed_records(result["job_id"])
     for code in ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "INVALID_TYPE_ON_FIELD_IN_RECORD", "INVALID_FIELD"):
