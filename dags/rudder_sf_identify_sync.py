@@ -7,11 +7,12 @@ workers ever touch the same record, nothing is copied, and a dead letter's origi
 One report totals the shards; the run fails if any shard failed. Runs are independent and idempotent, so catch-up,
 backfills and retries are safe.
 
-Configuration (Airflow Variables, all optional): ``rudder_sf_events_base`` and ``rudder_sf_dead_letter`` (where
-events and dead letters live, local paths or object-storage URLs), ``rudder_sf_storage_conn_id`` (their
-connection), ``rudder_sf_shards`` (shard count, default 4), ``rudder_sf_pool`` (default ``salesforce_api``),
-``rudder_sf_wait_timeout_seconds`` (how long to wait for late files, default 3 hours) and
-``rudder_sf_poke_seconds``. Trigger a run with ``{"allow_empty_interval": true}`` to accept an hour without files.
+Configuration, all optional. Airflow Variables, read at run time: ``rudder_sf_events_base`` and
+``rudder_sf_dead_letter`` (where events and dead letters live, local paths or object-storage URLs),
+``rudder_sf_storage_conn_id`` (their connection), ``rudder_sf_shards`` (shard count, default 4). Environment
+variables, read when the DAG is parsed: ``RUDDER_SF_POOL`` (default ``salesforce_api``),
+``RUDDER_SF_WAIT_TIMEOUT_SECONDS`` (how long to wait for late files, default 3 hours) and ``RUDDER_SF_POKE_SECONDS``.
+Trigger a run with ``{"allow_empty_interval": true}`` to accept an hour without files.
 """
 
 from __future__ import annotations
@@ -35,18 +36,19 @@ SALESFORCE_CONN_ID = "rudder_salesforce_default"
 
 
 def _setting(name: str, default: Any) -> Any:
-    """A parse-time setting (pool, sensor timing) from an Airflow Variable, else the default."""
-    try:
-        from airflow.sdk import Variable
+    """A parse-time setting (the pool, the sensor's timing) from the environment, else the default.
 
-        return type(default)(Variable.get(name, default=default))
-    except Exception:  # no Variable backend while parsing (a bare import): the default is right
-        return default
+    These must be known when the DAG is parsed, and reading Airflow Variables at parse time can block the
+    DAG processor (it waits on its supervisor while parsing), so they come from the environment of the
+    scheduler's DAG processor and the workers.
+    """
+    value = os.environ.get(name)
+    return default if value in (None, "") else type(default)(value)
 
 
-SALESFORCE_POOL = _setting("rudder_sf_pool", "salesforce_api")  # airflow pools set salesforce_api 4 "Salesforce"
-WAIT_TIMEOUT = timedelta(seconds=_setting("rudder_sf_wait_timeout_seconds", 3 * 3600))
-POKE_INTERVAL = _setting("rudder_sf_poke_seconds", 300)
+SALESFORCE_POOL = _setting("RUDDER_SF_POOL", "salesforce_api")  # airflow pools set salesforce_api 4 "Salesforce"
+WAIT_TIMEOUT = timedelta(seconds=_setting("RUDDER_SF_WAIT_TIMEOUT_SECONDS", 3 * 3600))
+POKE_INTERVAL = _setting("RUDDER_SF_POKE_SECONDS", 300)
 
 with DAG(
     dag_id="rudder_sf_identify_sync",

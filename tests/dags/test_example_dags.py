@@ -110,8 +110,8 @@ def test_files_that_never_come_fail_the_run_after_the_wait(airflow_env, crm, mon
     from airflow.models import DagBag
 
     airflow_env["events"].mkdir()
-    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_WAIT_TIMEOUT_SECONDS", "1")
-    monkeypatch.setenv("AIRFLOW_VAR_RUDDER_SF_POKE_SECONDS", "1")
+    monkeypatch.setenv("RUDDER_SF_WAIT_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("RUDDER_SF_POKE_SECONDS", "1")
     dag = DagBag(dag_folder=str(DAGS)).get_dag("rudder_sf_identify_sync")
     when = AFTER + timedelta(hours=4)
     run = dag.test(logical_date=when, run_after=when)
