@@ -392,3 +392,34 @@ def test_parse_error(text, expected):
 )
 def test_choose_write_mode(mode, writes, expected):
     assert choose_write_mode(mode, writes, 10) == expected
+
+
+def test_rows_an_aborted_job_never_processed_are_unsent_for_the_retry(salesforce_emulator, make_client):
+    """An aborted job reports part of its rows in ``unprocessedrecords`` (the emulator never aborts a job that
+    has data, so the answers say it: the job ends Aborted, the last six uploaded rows come back unprocessed)."""
+    uploaded: list[list[str]] = []
+
+    def aborted(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        method, url = response.request.method, response.url.rstrip("/")
+        if method == "PUT":
+            body = response.request.body
+            text = body.decode() if isinstance(body, bytes) else str(body)
+            uploaded.extend(csv.reader(io.StringIO(text, newline="")))
+        elif method == "PATCH" or (method == "GET" and url.split("/")[-2] == "ingest"):
+            response._content = json.dumps({**response.json(), "state": "Aborted"}).encode()
+        elif url.endswith(("successfulResults", "unprocessedrecords")):
+            rows = list(csv.reader(io.StringIO(response.content.decode(), newline="")))
+            keep = rows[:-6] if url.endswith("successfulResults") else [uploaded[0], *uploaded[-6:]]
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(keep)
+            response._content = out.getvalue().encode()
+        return response
+
+    client = make_client(api_reserve=0)
+    client.session.hooks["response"].append(aborted)
+    writes = lead_creates(20)
+    report = bulk_writer(client).write(writes)
+
+    assert [r.write for r in report.results] == writes[:14] and report.created == 14
+    assert report.unsent == tuple(writes[14:]) and report.stop_reason == "transient"
+    assert salesforce_emulator.counters()["by_endpoint"]["GET jobs/ingest"] == 3  # successful, failed, unprocessed
