@@ -242,8 +242,21 @@ class SalesforceWriter:
             yield from self.client.query_all(soql)
 
     # -- writes ---------------------------------------------------------------------------------------------
-    def write(self, writes: Sequence[Write], *, on_batch: Callable[[BatchProgress], None] | None = None) -> WriteReport:
-        """Send ``writes`` in Collections batches grouped by (sObject, operation, external id field)."""
+    def write(
+        self,
+        writes: Sequence[Write],
+        *,
+        on_batch: Callable[[BatchProgress], None] | None = None,
+        mode: Literal["rest", "bulk"] = "rest",
+    ) -> WriteReport:
+        """Send ``writes`` in Collections batches grouped by (sObject, operation, external id field); ``mode="bulk"``
+        sends them as Bulk API 2.0 jobs instead (:mod:`~airflow_provider_rudder_sf.salesforce.bulk`)."""
+        if mode == "bulk":
+            from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter  # bulk.py imports this module
+
+            return BulkWriter(self.client).write(
+                writes, on_batch=on_batch, rest=lambda w: self.write(w, on_batch=on_batch)
+            )
         started = self.client.api_calls
         results: list[tuple[int, WriteResult]] = []
         valid: list[_Item] = []

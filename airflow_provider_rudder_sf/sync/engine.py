@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -36,6 +36,7 @@ from airflow_provider_rudder_sf.mapping import (
 )
 from airflow_provider_rudder_sf.mapping.check import issues_reason
 from airflow_provider_rudder_sf.mapping.model import Stage
+from airflow_provider_rudder_sf.salesforce.bulk import DEFAULT_BULK_THRESHOLD, WriteMode, choose_write_mode
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     ReserveReached,
@@ -83,7 +84,11 @@ class Writer(Protocol):
     def match_records(self, sobject: str, field: str, values: Iterable[Any]) -> dict[str, tuple[str, ...]]: ...
 
     def write(
-        self, writes: Sequence[Write], *, on_batch: Callable[[BatchProgress], None] | None = None
+        self,
+        writes: Sequence[Write],
+        *,
+        on_batch: Callable[[BatchProgress], None] | None = None,
+        mode: Literal["rest", "bulk"] = "rest",
     ) -> WriteReport: ...
 
 
@@ -145,9 +150,13 @@ def run_sync(
     partitions: int = 32,
     sample_size: int = 5,
     shard: tuple[int, int] | None = None,
+    write_mode: WriteMode = "rest",
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
 ) -> SyncSummary:
     """``shard=(index, count)`` keeps only this shard's part of the input: the events whose record key hashes to
-    ``index`` and every ``count``-th other line, so ``count`` tasks reading the same files split them exactly."""
+    ``index`` and every ``count``-th other line, so ``count`` tasks reading the same files split them exactly.
+    ``write_mode="auto"`` writes a group of ``bulk_threshold`` or more records through Bulk API 2.0, smaller ones
+    over REST; ``summary.write_mode`` is ``"bulk"`` when any group used Bulk."""
     log = log or logging.getLogger(__name__)
     summary = SyncSummary(dry_run=dry_run)
     decode = msgspec.json.Decoder().decode
@@ -170,7 +179,9 @@ def run_sync(
                 continue
             if spool.spilled:
                 log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
-            _sync_group(group, writer, dead_letters, options, dry_run, sample_size, summary, log)
+            _sync_group(
+                group, writer, dead_letters, options, dry_run, sample_size, summary, log, (write_mode, bulk_threshold)
+            )
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
     summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
@@ -221,6 +232,7 @@ def _sync_group(
     sample_size: int,
     summary: SyncSummary,
     log: Log,
+    write_policy: tuple[WriteMode, int] = ("rest", DEFAULT_BULK_THRESHOLD),
 ) -> None:
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
@@ -247,7 +259,11 @@ def _sync_group(
         summary.unsent += len({seq for write in plan.writes for seq in write.sources})
         return
 
-    report = writer.write(plan.writes)  # the writer logs each batch: "Batch i of n"
+    mode = choose_write_mode(write_policy[0], len(plan.writes), write_policy[1])
+    if mode == "bulk":
+        summary.write_mode = "bulk"
+        log.info("Writing %d records through Bulk API 2.0 (write_mode=%s)", len(plan.writes), write_policy[0])
+    report = writer.write(plan.writes, mode=mode)  # the writer logs each batch (or Bulk job): "i of n"
     applied = _apply_report(report, origins, dead_letters, summary)
     _write_skipped_fields(plan, applied, origins, dead_letters, summary)
     if report.stop_reason is not None:
