@@ -171,6 +171,7 @@ class BulkWriter:
         self.poll_timeout = poll_timeout
         self._sleep = sleep
         self._clock = clock
+        self.polls = 0  # job-state requests sent while waiting (each one API call)
 
     # -- the whole write ------------------------------------------------------------------------------------
     def write(
@@ -418,6 +419,7 @@ class BulkWriter:
                 self._sleep(delay)
                 delay = min(self.poll_interval, delay * 2)
             info = self._info(job.id)
+            self.polls += 1
             state = str(info.get("state"))
             log.info(
                 "Bulk job %s: %s, %s of %d record(s) processed, %s failed",

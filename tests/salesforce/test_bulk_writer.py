@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -20,8 +21,14 @@ from airflow_provider_rudder_sf.salesforce.writer import BatchProgress, Salesfor
 JOB_CALLS = ("POST jobs/ingest", "PUT jobs/ingest", "PATCH jobs/ingest", "GET jobs/ingest")
 
 
+def poll_briefly(delay: float) -> None:
+    """The emulator processes a job in a background thread, as Salesforce does: the writer polls its state, and
+    the tests poll every 10 ms instead of the production back-off."""
+    time.sleep(min(delay, 0.01))
+
+
 def bulk_writer(client, **kwargs: Any) -> BulkWriter:
-    kwargs.setdefault("sleep", pytest.fail)  # the emulator ends a job at close: nothing to wait for
+    kwargs.setdefault("sleep", poll_briefly)
     return BulkWriter(client, **kwargs)
 
 
@@ -43,19 +50,21 @@ def outcome(report) -> list[tuple[str, str, str | None, str | None]]:
 
 
 # -- jobs and call counts -------------------------------------------------------------------------------------
-def test_one_thousand_creates_are_one_insert_job_of_four_calls(salesforce_emulator, make_client):
+def test_one_thousand_creates_are_one_insert_job_of_four_calls_and_its_state_polls(salesforce_emulator, make_client):
     writes = lead_creates(1_000)
     progress: list[BatchProgress] = []
-    report = bulk_writer(make_client(api_reserve=0)).write(writes, on_batch=progress.append)
+    writer = bulk_writer(make_client(api_reserve=0))
+    report = writer.write(writes, on_batch=progress.append)
 
+    assert writer.polls >= 1  # the emulator processes the job in the background, as Salesforce does
     assert only_jobs(salesforce_emulator.counters()) == {
         "POST jobs/ingest": 1,  # create the job
         "PUT jobs/ingest": 1,  # upload the CSV
         "PATCH jobs/ingest": 1,  # close it (UploadComplete)
-        "GET jobs/ingest": 1,  # successfulResults; no failures, so failedResults is never read
+        "GET jobs/ingest": 1 + writer.polls,  # successfulResults (no failures: failedResults is never read)
     }
     assert (report.api_calls, report.created, report.failed, report.unsent, report.stop_reason) == (
-        4,
+        4 + writer.polls,
         1_000,
         0,
         (),
@@ -69,9 +78,12 @@ def test_one_thousand_creates_are_one_insert_job_of_four_calls(salesforce_emulat
     }
 
 
-def test_five_thousand_creates_cost_four_calls_in_bulk_and_twenty_five_over_rest(salesforce_emulator, make_client):
+def test_five_thousand_creates_cost_four_calls_and_the_polls_in_bulk_and_twenty_five_over_rest(
+    salesforce_emulator, make_client
+):
     writes = lead_creates(5_000)
-    bulk = bulk_writer(make_client(api_reserve=0)).write(writes)
+    writer = bulk_writer(make_client(api_reserve=0))
+    bulk = writer.write(writes)
     bulk_calls = salesforce_emulator.counters()["api_calls"]
     assert len(leads_by_email(salesforce_emulator)) == 5_000
 
@@ -80,7 +92,7 @@ def test_five_thousand_creates_cost_four_calls_in_bulk_and_twenty_five_over_rest
     rest_calls = salesforce_emulator.counters()["api_calls"]
 
     print(f"\n5,000 creates: Bulk API 2.0 {bulk_calls} API calls, sObject Collections {rest_calls} API calls")
-    assert (bulk.api_calls, bulk_calls) == (4, 4)
+    assert (bulk.api_calls, bulk_calls) == (4 + writer.polls, 4 + writer.polls)
     assert (rest.api_calls, rest_calls) == (25, 25)
     assert [(r.write, r.status) for r in bulk.results] == [(r.write, r.status) for r in rest.results]
     assert len(leads_by_email(salesforce_emulator)) == 5_000
@@ -89,13 +101,15 @@ def test_five_thousand_creates_cost_four_calls_in_bulk_and_twenty_five_over_rest
 def test_a_tiny_upload_limit_splits_the_records_into_several_jobs_each_written_once(salesforce_emulator, make_client):
     writes = lead_creates(120)
     progress: list[BatchProgress] = []
-    report = bulk_writer(make_client(api_reserve=0), max_upload_bytes=2_000).write(writes, on_batch=progress.append)
+    writer = bulk_writer(make_client(api_reserve=0), max_upload_bytes=2_000)
+    report = writer.write(writes, on_batch=progress.append)
 
     jobs = salesforce_emulator.counters()["by_endpoint"]["POST jobs/ingest"]
     assert jobs == len(progress) >= 3
     assert sum(p.records for p in progress) == 120 and {p.total for p in progress} == {jobs}
     assert only_jobs(salesforce_emulator.counters()) == {
-        f"{verb} jobs/ingest": jobs for verb in ("POST", "PUT", "PATCH", "GET")
+        **{f"{verb} jobs/ingest": jobs for verb in ("POST", "PUT", "PATCH")},
+        "GET jobs/ingest": jobs + writer.polls,
     }
     assert report.created == 120 and [r.write for r in report.results] == writes
     assert set(leads_by_email(salesforce_emulator)) == {str(w.fields["Email"]) for w in writes}
@@ -196,14 +210,18 @@ def test_an_update_job_by_id_updates_each_record_and_reports_it(salesforce_emula
         "Lead", [{"LastName": f"L{n}", "Company": "Acme", "Email": f"u{n}@example.com"} for n in range(5)]
     )
     writes = [Write(f"k{n}", "Lead", "update", ids[n], {"Title": f"T{n}", "id": "ignored"}, (n,)) for n in range(5)]
-    report = bulk_writer(make_client(api_reserve=0)).write(list(reversed(writes)))
+    writer = bulk_writer(make_client(api_reserve=0))
+    report = writer.write(list(reversed(writes)))
 
     assert [(r.write.key, r.status, r.record_id) for r in report.results] == [
         (f"k{n}", "updated", ids[n]) for n in reversed(range(5))
     ]
     titles = {lead["Id"]: lead["Title"] for lead in salesforce_emulator.records("Lead")}
     assert titles == {ids[n]: f"T{n}" for n in range(5)}
-    assert only_jobs(salesforce_emulator.counters()) == {f"{v} jobs/ingest": 1 for v in ("POST", "PUT", "PATCH", "GET")}
+    assert only_jobs(salesforce_emulator.counters()) == {
+        **{f"{v} jobs/ingest": 1 for v in ("POST", "PUT", "PATCH")},
+        "GET jobs/ingest": 1 + writer.polls,
+    }
 
 
 def test_an_upsert_job_creates_and_updates_by_external_id(salesforce_emulator, make_client):
@@ -259,7 +277,8 @@ def test_per_record_refusals_are_the_results_rest_gives(salesforce_emulator, mak
     rest_state = _state(salesforce_emulator)
 
     _minimal_org(salesforce_emulator)
-    bulk = bulk_writer(make_client(api_reserve=0)).write(_refusal_writes(salesforce_emulator))
+    writer = bulk_writer(make_client(api_reserve=0))
+    bulk = writer.write(_refusal_writes(salesforce_emulator))
 
     def same(report) -> list[tuple[Any, ...]]:  # duplicate_rule texts differ: Bulk results do not name the match
         return [(k, s, c, None if c == "duplicate_rule" else m) for k, s, c, m in outcome(report)]
@@ -279,7 +298,7 @@ def test_per_record_refusals_are_the_results_rest_gives(salesforce_emulator, mak
     assert (bulk.unsent, bulk.stop_reason) == ((), None)
     by_endpoint = salesforce_emulator.counters()["by_endpoint"]
     assert "POST composite/sobjects" not in by_endpoint  # the invalid write is refused without a request
-    assert by_endpoint["GET jobs/ingest"] == 2  # successfulResults and failedResults
+    assert by_endpoint["GET jobs/ingest"] == 2 + writer.polls  # successfulResults and failedResults
 
 
 def test_result_rows_in_any_order_find_their_records(salesforce_emulator, make_client):
@@ -320,27 +339,21 @@ def _reverse_result_rows(response: requests.Response, *args: Any, **kwargs: Any)
 
 # -- polling --------------------------------------------------------------------------------------------------
 def test_a_job_still_in_progress_is_polled_with_growing_waits_until_it_completes(salesforce_emulator, make_client):
-    """Tomorrow's emulator moves jobs through UploadComplete and InProgress over time; here the first answers say
-    so (the close and two polls), then the real state shows."""
-    delayed = {"left": 3}
-
-    def in_progress(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        is_job = response.request.method in ("PATCH", "GET") and response.url.rstrip("/").split("/")[-2] == "ingest"
-        if is_job and delayed["left"] > 0:
-            body = response.json()
-            body["state"] = "UploadComplete" if response.request.method == "PATCH" else "InProgress"
-            response._content = json.dumps(body).encode()
-            delayed["left"] -= 1
-        return response
-
-    client = make_client(api_reserve=0)
-    client.session.hooks["response"].append(in_progress)
+    """The emulator processes the job in the background at 200 rows a second: the writer polls with growing waits."""
+    salesforce_emulator.set_faults(bulk_rows_per_second=200)
     waits: list[float] = []
-    report = BulkWriter(client, poll_first=0.5, poll_interval=1.5, sleep=waits.append).write(lead_creates(10))
 
-    assert waits == [0.5, 1.0, 1.5]
-    assert report.created == 10
-    assert salesforce_emulator.counters()["by_endpoint"]["GET jobs/ingest"] == 3 + 1  # three polls, one result
+    def record_and_poll(delay: float) -> None:
+        waits.append(delay)
+        poll_briefly(delay)
+
+    writer = BulkWriter(make_client(api_reserve=0), poll_first=0.5, poll_interval=1.5, sleep=record_and_poll)
+    report = writer.write(lead_creates(100))
+
+    assert len(waits) == writer.polls >= 3
+    assert waits[:3] == [0.5, 1.0, 1.5] and set(waits[3:]) <= {1.5}
+    assert report.created == 100 and len(leads_by_email(salesforce_emulator)) == 100
+    assert salesforce_emulator.counters()["by_endpoint"]["GET jobs/ingest"] == writer.polls + 1  # + one result
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------------
@@ -394,32 +407,16 @@ def test_choose_write_mode(mode, writes, expected):
     assert choose_write_mode(mode, writes, 10) == expected
 
 
-def test_rows_an_aborted_job_never_processed_are_unsent_for_the_retry(salesforce_emulator, make_client):
-    """An aborted job reports part of its rows in ``unprocessedrecords`` (the emulator never aborts a job that
-    has data, so the answers say it: the job ends Aborted, the last six uploaded rows come back unprocessed)."""
-    uploaded: list[list[str]] = []
-
-    def aborted(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        method, url = response.request.method, response.url.rstrip("/")
-        if method == "PUT":
-            body = response.request.body
-            text = body.decode() if isinstance(body, bytes) else str(body)
-            uploaded.extend(csv.reader(io.StringIO(text, newline="")))
-        elif method == "PATCH" or (method == "GET" and url.split("/")[-2] == "ingest"):
-            response._content = json.dumps({**response.json(), "state": "Aborted"}).encode()
-        elif url.endswith(("successfulResults", "unprocessedrecords")):
-            rows = list(csv.reader(io.StringIO(response.content.decode(), newline="")))
-            keep = rows[:-6] if url.endswith("successfulResults") else [uploaded[0], *uploaded[-6:]]
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerows(keep)
-            response._content = out.getvalue().encode()
-        return response
-
-    client = make_client(api_reserve=0)
-    client.session.hooks["response"].append(aborted)
+def test_rows_a_failed_job_never_processed_are_written_once_in_the_end(salesforce_emulator, make_client):
+    """A job that fails mid-way (the emulator's bulk_fail_after_rows) reports its last rows in unprocessedrecords:
+    none is lost and none is written twice."""
+    salesforce_emulator.set_faults(bulk_fail_after_rows=14)
     writes = lead_creates(20)
-    report = bulk_writer(client).write(writes)
+    report = bulk_writer(make_client(api_reserve=0)).write(writes)
 
-    assert [r.write for r in report.results] == writes[:14] and report.created == 14
-    assert report.unsent == tuple(writes[14:]) and report.stop_reason == "transient"
-    assert salesforce_emulator.counters()["by_endpoint"]["GET jobs/ingest"] == 3  # successful, failed, unprocessed
+    written = {r.write.key for r in report.results if r.ok}
+    unsent = {w.key for w in report.unsent}
+    assert len(written) >= 14 and written.isdisjoint(unsent)
+    assert written | unsent == {w.key for w in writes}
+    leads = leads_by_email(salesforce_emulator)
+    assert len(leads) == len(written)  # each written record exactly once, the rest left for the retry
