@@ -7,7 +7,10 @@ No OpenLineage server: ``ExtractorManager`` is what the listener calls, ``Serde`
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -319,4 +322,48 @@ def test_no_password_token_or_session_id_in_the_serialized_lineage(crm, tmp_path
     assert sessions, "the run must have logged in, else there is no session id to look for"
     assert '"Contact"' in text and '"Lead"' in text  # the check looks at real lineage
     for secret in [crm.password, crm.security_token, crm.password + crm.security_token, *sessions]:
+        assert secret not in text
+
+
+# -- through the real listener -----------------------------------------------------------------------------------
+PROBE_DAG = """
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
+
+with DAG("lineage_probe", schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+    IdentifyToSalesforceOperator(task_id="sync", events={events!r}, dead_letter={dead_letter!r})
+
+if __name__ == "__main__":
+    dag.test()
+"""
+
+
+def test_the_openlineage_listener_emits_it_in_a_real_dag_run(crm, tmp_path, airflow_db):
+    """dag.test() with the provider's listener and its file transport: the listener runs our methods in a forked
+    process after execute, so this also checks the run's state reaches it."""
+    path = staged(tmp_path / "events.jsonl", [identify("dag@example.com", lastName="D")])
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    dag_file = dags / "lineage_probe.py"
+    dag_file.write_text(PROBE_DAG.format(events=str(path), dead_letter=str(tmp_path / "dead-letters")))
+    emitted = tmp_path / "openlineage.jsonl"
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "lineage-test",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(emitted), "append": True}),
+    }
+    run = subprocess.run([sys.executable, str(dag_file)], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    text = emitted.read_text()
+    events = {(e["eventType"], e["job"]["name"]): e for e in map(json.loads, text.splitlines())}
+    start, complete = events[("START", "lineage_probe.sync")], events[("COMPLETE", "lineage_probe.sync")]
+    assert [(i["namespace"], i["name"]) for i in start["inputs"]] == [("file", str(path.resolve()))]
+    assert start["outputs"] == []
+    ((namespace, name, stats),) = [(o["namespace"], o["name"], o["outputFacets"]) for o in complete["outputs"]]
+    assert (namespace, name, stats["outputStatistics"]["rowCount"]) == (instance_namespace(crm), "Lead", 1)
+    assert complete["run"]["facets"]["rudderSalesforceSync"]["created"] == 1
+    for secret in (crm.password, crm.security_token):
         assert secret not in text
