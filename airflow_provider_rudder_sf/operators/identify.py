@@ -7,8 +7,9 @@ the Asset event. What a run does is defined once, in :func:`airflow_provider_rud
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator
 from airflow_provider_rudder_sf.deadletter import (
@@ -27,11 +28,35 @@ from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 
 if TYPE_CHECKING:
     from airflow_provider_rudder_sf.compat import Context
+    from airflow_provider_rudder_sf.operators.lineage import Lineage, RunRecord
+    from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
+    from airflow_provider_rudder_sf.sync.engine import Writer
 
 
 def salesforce_asset(salesforce_conn_id: str = RudderSalesforceHook.default_conn_name, sobject: str = "Lead") -> Asset:
     """The Asset a sync updates: ``salesforce://<connection id>/<sObject>``."""
     return Asset(f"salesforce://{salesforce_conn_id}/{sobject}")
+
+
+class _CountingWriter:
+    """The hook's writer, tallying Salesforce's answers per sObject (created/updated/failed) for lineage.
+
+    The engine's summary counts records over all objects; lineage needs them per object, so the operator reads them
+    off the write reports as they pass. Everything else is the writer's own.
+    """
+
+    def __init__(self, writer: SalesforceWriter) -> None:
+        self._writer = writer
+        self.by_object: dict[str, Counter[str]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+    def write(self, writes: Sequence[Any], **kwargs: Any) -> WriteReport:
+        report = self._writer.write(writes, **kwargs)
+        for result in report.results:
+            self.by_object.setdefault(result.write.sobject, Counter())[result.status] += 1
+        return report
 
 
 class IdentifyToSalesforceOperator(BaseOperator):
@@ -190,9 +215,13 @@ class IdentifyToSalesforceOperator(BaseOperator):
             allowed_objects=allowed_objects,
             protected_fields=protected_fields,
         )
+        #: Left by the last ``execute`` for OpenLineage: the summary, writes per sObject, the org's host.
+        self.lineage_record: RunRecord | None = None
+        self._written: dict[str, Counter[str]] = {}
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.storage_conn_id = self.storage_conn_id or None  # a template may render to ""
+        self.lineage_record, self._written = None, {}
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
         records = open_source(
             self.events,
@@ -232,6 +261,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         usage = hook.get_conn().api_usage
         if usage is not None:
             summary.api_calls_left, summary.api_daily_limit = usage[1] - usage[0], usage[1]
+        self._keep_lineage_record(hook, summary)
         self.log.info("Sync summary\n%s", summary.table())
         if summary.partial:
             self.log.warning(
@@ -268,10 +298,11 @@ class IdentifyToSalesforceOperator(BaseOperator):
         return options
 
     def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
-        writer = hook.get_writer(allow_duplicate_save=self.allow_duplicate_save)
+        writer = _CountingWriter(hook.get_writer(allow_duplicate_save=self.allow_duplicate_save))
+        self._written = writer.by_object
         return run_sync(
             records,
-            writer,
+            cast("Writer", writer),
             dead_letters,
             options=self.options,
             dry_run=self.plan_only,
@@ -280,6 +311,44 @@ class IdentifyToSalesforceOperator(BaseOperator):
             # Bulk API 2.0 cannot send the duplicate-rule header: keep REST when Alert rules must let saves through.
             write_mode="rest" if self.allow_duplicate_save else self.write_mode,
             bulk_threshold=self.bulk_threshold,
+        )
+
+    def _keep_lineage_record(self, hook: RudderSalesforceHook, summary: SyncSummary) -> None:
+        from airflow_provider_rudder_sf.operators.lineage import RunRecord, instance_host
+
+        # The login result, if the run logged in: ``client.instance_url`` would log in (again) just for lineage.
+        login = getattr(hook.get_conn(), "_login", None)
+        host = instance_host(login.instance_url) if login is not None else None
+        self.lineage_record = RunRecord(summary=summary, written=self._written, instance_host=host)
+
+    def get_openlineage_facets_on_start(self) -> Lineage:
+        """The input (staged files' location, or the SQL query); no I/O. Called by the OpenLineage listener."""
+        from airflow_provider_rudder_sf.operators.lineage import build_lineage
+
+        return build_lineage(
+            events=self.events,
+            sql=self.sql,
+            sql_conn_id=self.sql_conn_id,
+            salesforce_conn_id=self.salesforce_conn_id,
+            record=None,
+            complete=False,
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:
+        """Inputs, one output per sObject written (with its row count) and the run's counts (docs/lineage.md).
+
+        Also what a failed try reports (the listener falls back to this method): a try that wrote records and then
+        failed on ``max_dead_letter_ratio`` still shows what it wrote.
+        """
+        from airflow_provider_rudder_sf.operators.lineage import build_lineage
+
+        return build_lineage(
+            events=self.events,
+            sql=self.sql,
+            sql_conn_id=self.sql_conn_id,
+            salesforce_conn_id=self.salesforce_conn_id,
+            record=self.lineage_record,
+            complete=True,
         )
 
     def _emit_asset_events(self, context: Context, result: dict[str, Any]) -> None:
