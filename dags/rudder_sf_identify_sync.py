@@ -10,8 +10,9 @@ backfills and retries are safe.
 Configuration (Airflow Variables, all optional): ``rudder_sf_events_base`` and ``rudder_sf_dead_letter`` (where
 events and dead letters live, local paths or object-storage URLs), ``rudder_sf_storage_conn_id`` (their
 connection), ``rudder_sf_shards`` (shard count, default 4), ``rudder_sf_pool`` (default ``salesforce_api``),
-``rudder_sf_wait_timeout_seconds`` (how long to wait for late files, default 3 hours) and
-``rudder_sf_poke_seconds``. Trigger a run with ``{"allow_empty_interval": true}`` to accept an hour without files.
+``rudder_sf_wait_timeout_seconds`` (how long to wait for late files, default 3 hours),
+``rudder_sf_poke_seconds`` and ``rudder_sf_retry_delay_seconds`` (the pause before a failed shard is retried,
+default 5 minutes). Trigger a run with ``{"allow_empty_interval": true}`` to accept an hour without files.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def _setting(name: str, default: Any) -> Any:
 SALESFORCE_POOL = _setting("rudder_sf_pool", "salesforce_api")  # airflow pools set salesforce_api 4 "Salesforce"
 WAIT_TIMEOUT = timedelta(seconds=_setting("rudder_sf_wait_timeout_seconds", 3 * 3600))
 POKE_INTERVAL = _setting("rudder_sf_poke_seconds", 300)
+RETRY_DELAY = timedelta(seconds=_setting("rudder_sf_retry_delay_seconds", 300))
 
 with DAG(
     dag_id="rudder_sf_identify_sync",
@@ -54,7 +56,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 11, 28, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     params={
         "shards": Param(4, type="integer", minimum=1, maximum=256, description="Parallel shard tasks."),
         "allow_empty_interval": Param(False, type="boolean", description="Succeed when the hour has no files."),
