@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck ui-deps pg-deps pytest install-check
+test: lint typecheck ui-deps pg-deps redis-deps pytest install-check
 
 # The built wheel in fresh Python 3.11 venvs with the oldest supported and the pinned Airflow: imports, providers
 # list, and the example DAG end to end on the emulator (scripts/install_check.py). Venvs live in .install-check/
@@ -76,6 +76,19 @@ pg-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold \
 			postgresql >/dev/null; } || \
 		echo "postgresql (initdb, pg_ctl) is missing and could not be installed (needs root and apt-get): the Postgres tests will skip (they fail under CI=true)"
+
+# Celery test prerequisites: Debian's redis-server binary (the broker of tests/distributed). The test starts its own
+# server on a free loopback port; the package's system service is neither enabled nor started here.
+.PHONY: redis-deps
+redis-deps:
+	@command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || \
+	{ [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		{ [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && \
+			chmod +x /usr/sbin/policy-rc.d && touch /tmp/.rudder-sf-policy-rc; }; } && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+		status=$$?; [ ! -e /tmp/.rudder-sf-policy-rc ] || rm -f /usr/sbin/policy-rc.d /tmp/.rudder-sf-policy-rc; \
+		[ $$status = 0 ]; } || \
+		echo "redis-server is missing and could not be installed (needs root and apt-get): the Celery test will skip (it fails under CI=true)"
 
 # Airflow (standalone) on the demo data and the Salesforce emulator, for clicking through; Ctrl-C stops it all.
 airflow: $(STAMP)

@@ -11,8 +11,9 @@ Configuration, all optional. Airflow Variables, read at run time: ``rudder_sf_ev
 ``rudder_sf_dead_letter`` (where events and dead letters live, local paths or object-storage URLs),
 ``rudder_sf_storage_conn_id`` (their connection), ``rudder_sf_shards`` (shard count, default 4). Environment
 variables, read when the DAG is parsed: ``RUDDER_SF_POOL`` (default ``salesforce_api``),
-``RUDDER_SF_WAIT_TIMEOUT_SECONDS`` (how long to wait for late files, default 3 hours) and ``RUDDER_SF_POKE_SECONDS``.
-Trigger a run with ``{"allow_empty_interval": true}`` to accept an hour without files.
+``RUDDER_SF_WAIT_TIMEOUT_SECONDS`` (how long to wait for late files, default 3 hours), ``RUDDER_SF_POKE_SECONDS`` and
+``RUDDER_SF_RETRY_DELAY_SECONDS`` (the pause before a failed shard is retried, default 5 minutes). Trigger a run with
+``{"allow_empty_interval": true}`` to accept an hour without files.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def _setting(name: str, default: Any) -> Any:
 SALESFORCE_POOL = _setting("RUDDER_SF_POOL", "salesforce_api")  # airflow pools set salesforce_api 4 "Salesforce"
 WAIT_TIMEOUT = timedelta(seconds=_setting("RUDDER_SF_WAIT_TIMEOUT_SECONDS", 3 * 3600))
 POKE_INTERVAL = _setting("RUDDER_SF_POKE_SECONDS", 300)
+RETRY_DELAY = timedelta(seconds=_setting("RUDDER_SF_RETRY_DELAY_SECONDS", 300))
 
 with DAG(
     dag_id="rudder_sf_identify_sync",
@@ -56,7 +58,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 11, 28, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     params={
         "shards": Param(4, type="integer", minimum=1, maximum=256, description="Parallel shard tasks."),
         "allow_empty_interval": Param(False, type="boolean", description="Succeed when the hour has no files."),
