@@ -114,6 +114,9 @@ class AirflowStandalone:
                 "AIRFLOW__API__BASE_URL": self.base_url,
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                # Only the runs you trigger: the hourly DAG's run for the current hour would wait hours for files
+                # the demo does not stage (and block manual runs, max_active_runs=1).
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
             }

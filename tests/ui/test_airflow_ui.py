@@ -86,7 +86,7 @@ def test_1_add_connection_and_test_it(page: Any, airflow: Any, emulator: Any, sc
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill(airflow.admin_password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("link", name="Dags")).to_be_visible()
+    expect(page.get_by_role("link", name="Dags", exact=True)).to_be_visible()
 
     # Admin > Connections > Add Connection, type "RudderStack Salesforce".
     page.get_by_role("button", name="Admin").click()
