@@ -1,11 +1,11 @@
 """Hourly sync of staged RudderStack identify events into Salesforce, sharded across workers.
 
-Each run waits for the JSON Lines files staged for its data interval (``<base>/YYYY/MM/DD/HH/*.jsonl*``, the layout
-of RudderStack event backups), then runs N shard tasks in parallel (dynamic task mapping, ``salesforce_api`` pool).
-Every shard task reads the interval's files itself and keeps only the records whose key hashes to it, so no two
-workers ever touch the same record, nothing is copied, and a dead letter's origin is the original file and line.
-One report totals the shards; the run fails if any shard failed. Runs are independent and idempotent, so catch-up,
-backfills and retries are safe.
+Each run waits for the JSON Lines files staged for its data interval (``<base>/YYYY/MM/DD/HH/*.json*``: RudderStack
+event backups, ``*.json.gz``, or ``*.jsonl`` files, plain or gzipped), then runs N shard tasks in parallel (dynamic
+task mapping, ``salesforce_api`` pool). Every shard task reads the files the sensor listed and keeps only the
+records whose key hashes to it, so no two workers ever touch the same record, nothing is copied, and a dead
+letter's origin is the original file and line. One report totals the shards; the run fails if any shard failed.
+Runs are independent and idempotent, so catch-up, backfills and retries are safe.
 
 Configuration, all optional. Airflow Variables, read at run time: ``rudder_sf_events_base`` and
 ``rudder_sf_dead_letter`` (where events and dead letters live, local paths or object-storage URLs),
@@ -32,7 +32,7 @@ HOME = os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow
 EVENTS_BASE = "{{ var.value.get('rudder_sf_events_base', '" + os.path.join(HOME, "events") + "') }}"
 DEAD_LETTER = "{{ var.value.get('rudder_sf_dead_letter', '" + os.path.join(HOME, "dead-letters") + "') }}"
 STORAGE_CONN_ID = "{{ var.value.get('rudder_sf_storage_conn_id', '') }}"
-INTERVAL_FILES = "/{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/*.jsonl*"
+INTERVAL_FILES = "/{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/*.json*"  # *.json.gz and *.jsonl[.gz]
 SALESFORCE_CONN_ID = "rudder_salesforce_default"
 
 
@@ -84,7 +84,8 @@ with DAG(
         files = resolve_files(base.rstrip("/") + pattern, conn_id=conn_id or None, allow_missing=True)
         if files or str(allow_empty).lower() == "true":  # a rendered template is the text "False", not False
             print(f"{len(files)} staged file(s) for this interval under {base}")
-            return PokeReturnValue(is_done=True, xcom_value=len(files))
+            # One listing for every shard: a file arriving while shards run must not be read by some of them only.
+            return PokeReturnValue(is_done=True, xcom_value=[staged.uri for staged in files])
         print(f"No staged files yet for {base}{pattern}; waiting (timeout {WAIT_TIMEOUT}).")
         return PokeReturnValue(is_done=False)
 
@@ -98,13 +99,13 @@ with DAG(
         return Path(base).expanduser()
 
     @task
-    def plan_shards(shards: int, files: int) -> list[dict[str, int]]:
+    def plan_shards(shards: int, files: list[str]) -> list[dict[str, Any]]:
         """One shard task per slice of the record keys; the count comes from the Variable or the run's params."""
         from airflow.sdk import Variable
 
         count = int(Variable.get("rudder_sf_shards", default=shards))
-        print(f"Syncing {files} file(s) in {count} shard(s)")
-        return [{"shard_index": index, "shard_count": count} for index in range(count)]
+        print(f"Syncing {len(files)} file(s) in {count} shard(s)")
+        return [{"shard_index": index, "shard_count": count, "event_files": files} for index in range(count)]
 
     files = wait_for_files(
         base=EVENTS_BASE,
@@ -117,8 +118,6 @@ with DAG(
     # [START howto_operator_identify_to_salesforce]
     sync = IdentifyToSalesforceOperator.partial(
         task_id="sync",
-        events=EVENTS_BASE + INTERVAL_FILES,
-        allow_missing=True,  # the sensor above already failed the run if the hour had no files (unless allowed)
         storage_conn_id=STORAGE_CONN_ID or None,
         salesforce_conn_id=SALESFORCE_CONN_ID,
         dead_letter=DEAD_LETTER,

@@ -206,7 +206,8 @@ def _datetime(sobject: str, spec: FieldSchema, value: Any) -> Coerced | FieldIss
     moment = _moment(value)
     if moment is None:
         return _invalid(sobject, spec, "an ISO 8601 datetime, or epoch seconds or milliseconds")
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # strftime("%Y") does not pad years before 1000: format the year ourselves.
+    text = f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     if type(value) is not str:
         return Coerced(text, "epoch -> datetime")
     return Coerced(text, None if text == value else "datetime -> UTC datetime")
@@ -224,7 +225,10 @@ def _moment(value: Any) -> datetime | None:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:  # "0001-01-01T00:00:00+01:00" is before the first representable UTC moment
+            return None
     if kind in (int, float) and math.isfinite(value):
         seconds = value / 1000 if abs(value) >= _EPOCH_MS_FROM else value
         try:
@@ -255,9 +259,11 @@ def identifier_key(value: Any, *, numeric: bool) -> str | None:
             return None
         try:
             number = Decimal(text)
-        except InvalidOperation:
+            if abs(number.adjusted()) > _MAX_EXPONENT:  # "1e1000000" would normalise into a megabyte of digits
+                return None
+            return "n:" + format(number.normalize(), "f") if number != 0 else "n:0"
+        except (InvalidOperation, ArithmeticError):
             return None
-        return "n:" + format(number.normalize(), "f") if number != 0 else "n:0"
     if type(value) is str:
         return "s:" + value.lower()
     if type(value) in (int, float):

@@ -24,6 +24,7 @@ _TARGET_PREFIX = "Salesforce-"
 # rETL / Visual Data Mapper entries name the destination definition, matched case-insensitively (design.md section 8).
 _RETL_PREFIXES = ("salesforce_oauth_sandbox-", "salesforce_oauth-", "salesforce-")
 _MAX_EMAIL_LENGTH = 80
+_YEAR = re.compile(r"\d{4}")
 _MAX_TIMESTAMP_LENGTH = 64  # the lenient parser is slow on long text: a 1 MiB "timestamp" cost seconds
 _TIMESTAMP_KEYS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 
@@ -255,6 +256,8 @@ def _parse_time(key: str, value: str) -> float:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
+        if _YEAR.search(value) is None:  # "12:00" alone would be read as today: a fold order that changes daily
+            raise _BadInput("invalid_timestamp", f"{key} {_short(value)!r} has no date.") from None
         try:
             parsed = pendulum.parse(value, strict=False)
         except Exception:  # pendulum raises several parser error types

@@ -46,13 +46,18 @@ def record_key(event: IdentifyEvent) -> str:
     """A stable key for the record an event is mainly about: used to shard a run so no two shards share it."""
     if event.targets:
         target = event.targets[0]
+        sobject = target.sobject.lower()  # object names are case-insensitive in Salesforce
         if target.match_field is not None:
+            if sobject == "lead" and target.match_field.lower() == "email" and type(target.match_value) is str:
+                return f"lead-email:{target.match_value.lower()}"  # the same person as the e-mail path
             # Text identifiers compare case-insensitively in Salesforce, numbers as numbers (1 = 1.0 = "1.00"):
             # every spelling must land in one shard. The field's type is not known here, so anything that reads as
             # a number is keyed as one (two texts sharing a shard is harmless; one record split over two is not).
             value = identifier_key(target.match_value, numeric=True) or str(target.match_value).lower()
-            return f"{target.sobject.lower()}:{target.match_field.lower()}:{value}"
-        return f"{target.sobject}:{target.record_id or event.message_id or event.seq}"
+            return f"{sobject}:{target.match_field.lower()}:{value}"
+        if target.record_id is not None:
+            return f"{sobject}:{record_key_id(target.record_id)}"  # 15 and 18 characters: one record
+        return f"{sobject}:{event.message_id or event.seq}"
     return f"lead-email:{event.email}"
 
 
@@ -91,7 +96,8 @@ def target_objects(events: Iterable[IdentifyEvent], options: MappingOptions) -> 
     return objects
 
 
-Matches = Mapping[tuple[str, str], Mapping[str, Sequence[str]]]
+# (sObject, field) lower-cased -> identifier key -> ids; None when Salesforce refused the look-up itself.
+Matches = Mapping[tuple[str, str], Mapping[str, Sequence[str]] | None]
 
 
 def build_plan(
@@ -110,7 +116,18 @@ def build_plan(
     """
     planner = _Planner(lead_matches, options, record_matches or {}, schemas)
     for event in events:
-        planner.add(event)
+        try:
+            planner.add(event)
+        except Exception as exc:  # never let one event's data stop a run: it is that event's dead letter
+            planner.rejected.append(
+                Rejected(
+                    event.raw,
+                    "validate",
+                    "unprocessable_event",
+                    f"The event could not be mapped ({type(exc).__name__}); nothing was sent for it.",
+                    event.seq,
+                )
+            )
     return planner.plan()
 
 
@@ -165,8 +182,8 @@ class _Planner:
                 return
             fields, explicit = mapped.fields, mapped.explicit
             if target.identifier is not None:
+                # Not "explicit": an event naming a protected field as its identifier must not write it.
                 fields = {**fields, target.identifier[0]: target.identifier[1]}
-                explicit = (*explicit, target.identifier[0])
             checker = self._checker(target)
             if checker is not None:
                 checked = checker.check(fields, explicit)
@@ -245,7 +262,15 @@ def _resolve(
     assert event.email is not None  # classify() rejects Lead-path events without one
     matches = lead_matches.get(event.email, ())
     if not matches:
-        return (_Resolved(f"Lead:email:{event.email}", "Lead", "create", None, natural_key=("Email", event.email)),)
+        return (
+            _Resolved(
+                _create_key("Lead", "Email", f"s:{event.email}"),
+                "Lead",
+                "create",
+                None,
+                natural_key=("Email", event.email),
+            ),
+        )
     if len(matches) > 1:
         return _reject(
             event,
@@ -281,7 +306,7 @@ def _resolve(
 
 def _lost_key(target: _Resolved, checked: Checked) -> FieldIssue | None:
     """The issue that keeps a create's natural key (Lead Email, an rETL identifier) from being stored as looked up."""
-    if target.natural_key is None:
+    if target.natural_key is None or target.operation != "create":
         return None
     key = target.natural_key[0].lower()
     for issue in checked.issues:
@@ -295,7 +320,26 @@ def _lost_key(target: _Resolved, checked: Checked) -> FieldIssue | None:
                 "string_too_long",
                 f"{target.sobject}.{name} is shorter than the identifier, and a cut identifier never matches again.",
             )
+    stored = next((value for name, value in checked.fields.items() if name.lower() == key), None)
+    if stored is not None and not _same_key(stored, target.natural_key[1]):
+        # e.g. traits with both "email" and "Email", or a field_map to Email: the record would be stored under
+        # another key than the one it was looked up by, and every re-run would create it again.
+        return FieldIssue(
+            target.sobject,
+            target.natural_key[0],
+            "key_mismatch",
+            f"{target.sobject}.{target.natural_key[0]} would be stored with another value than the one the record "
+            "was looked up by.",
+        )
     return None
+
+
+def _same_key(stored: Any, looked_up: Any) -> bool:
+    """Equal as Salesforce compares keys: as numbers when both read as numbers, else as text in any case."""
+    as_numbers = identifier_key(stored, numeric=True), identifier_key(looked_up, numeric=True)
+    if None not in as_numbers:
+        return as_numbers[0] == as_numbers[1]
+    return str(stored).lower() == str(looked_up).lower()
 
 
 def _canonical(sobject: str, schemas: Mapping[str, ObjectSchema | None] | None) -> str | None:
@@ -359,7 +403,15 @@ def _matched_target(
             f"context.externalId[0].id cannot be compared with the {'number' if numeric else 'text'} field "
             f"{sobject}.{field}.",
         )
-    ids = record_matches.get((sobject.lower(), field.lower()), {}).get(key, ())
+    found = record_matches.get((sobject.lower(), field.lower()), {})
+    if found is None:  # the look-up itself was refused: never guess "none found" and create
+        return _reject(
+            event,
+            "salesforce",
+            "lookup_failed",
+            f"Salesforce refused the look-up of {sobject} by {field}, so the record cannot be matched.",
+        )
+    ids = found.get(key, ())
     if len(ids) > 1:
         return _reject(
             event,
@@ -372,8 +424,14 @@ def _matched_target(
         # the user may not update must not cost the event a field (RudderStack sends the traits only).
         return _Resolved(f"{sobject}:{record_key_id(ids[0])}", sobject, "update", ids[0])
     return _Resolved(
-        f"{sobject}:{field}:{key}", sobject, "create", None, natural_key=(field, value), identifier=(field, value)
+        _create_key(sobject, field, key), sobject, "create", None, natural_key=(field, value), identifier=(field, value)
     )
+
+
+def _create_key(sobject: str, field: str, key: str) -> str:
+    """The fold key of a record to create, found by a field: one form for the e-mail path and rETL matches, so an
+    rETL event matching a Lead by Email and an identify event for that e-mail create one Lead, not two."""
+    return f"{sobject.lower()}:{field.lower()}:{key}"
 
 
 def _reject(event: IdentifyEvent, stage: Stage, code: str, reason: str) -> Rejected:

@@ -23,6 +23,7 @@ from airflow_provider_rudder_sf.mapping.options import DEFAULT_PROTECTED_FIELDS
 from airflow_provider_rudder_sf.salesforce.bulk import DEFAULT_BULK_THRESHOLD, WRITE_MODES
 from airflow_provider_rudder_sf.salesforce.errors import SalesforceLoginError
 from airflow_provider_rudder_sf.sources import open_source
+from airflow_provider_rudder_sf.sources.files import iter_files, staged_files
 from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run_sync
 from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 
@@ -63,7 +64,9 @@ class IdentifyToSalesforceOperator(BaseOperator):
     """Sync RudderStack/Segment ``identify`` events into Salesforce Leads, Contacts and other sObjects.
 
     :param events: where the staged events are: a file, directory, glob or object-storage URL of JSON Lines files
-        (``.gz`` allowed), or a list of event dicts. Templated. Give either ``events`` or ``sql``.
+        (``.gz`` allowed), or a list of event dicts. Templated. Give one of ``events``, ``event_files`` and ``sql``.
+    :param event_files: an exact list of staged files (paths or URLs, e.g. a sensor's listing from XCom), read in
+        that order: tasks sharing one listing read the same files even when more arrive. Templated.
     :param sql: a query returning staged events (a raw event JSON column named by ``json_column``, or the flattened
         columns of RudderStack's warehouse ``identifies`` table). Templated. Needs ``sql_conn_id``.
     :param sql_conn_id: a DB-API connection (any common.sql hook) to run ``sql`` on.
@@ -102,12 +105,15 @@ class IdentifyToSalesforceOperator(BaseOperator):
         instead of one per 200 records. Bulk API 2.0 has no duplicate-rule header, so with
         ``allow_duplicate_save=True`` ``"auto"`` stays on REST and ``"bulk"`` is refused.
     :param bulk_threshold: records to write at or above which ``write_mode="auto"`` uses Bulk (default 10,000).
+    :param poll_interval: the longest wait between two polls of a Bulk job's state (seconds, default 15).
+    :param deferrable: accepted for the design's contract; Bulk jobs are still awaited on the worker for now.
     :param model_object: with ``sql``, sync a warehouse model: each row becomes a RudderStack rETL event for this
         sObject, matched on ``model_identifier_field`` by the value of ``model_identifier_column``.
     """
 
     template_fields: Sequence[str] = (
         "events",
+        "event_files",
         "sql",
         "dead_letter",
         "salesforce_conn_id",
@@ -122,6 +128,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         self,
         *,
         events: str | list[dict[str, Any]] | None = None,
+        event_files: Sequence[str] | None = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
         salesforce_conn_id: str = RudderSalesforceHook.default_conn_name,
@@ -145,6 +152,8 @@ class IdentifyToSalesforceOperator(BaseOperator):
         max_line_bytes: int = 1_048_576,
         shard_index: int | None = None,
         shard_count: int | None = None,
+        deferrable: bool | None = None,
+        poll_interval: float = 15.0,
         model_object: str | None = None,
         model_identifier_column: str | None = None,
         model_identifier_field: str | None = None,
@@ -154,8 +163,8 @@ class IdentifyToSalesforceOperator(BaseOperator):
     ) -> None:
         kwargs.setdefault("outlets", [salesforce_asset(salesforce_conn_id)])
         super().__init__(**kwargs)
-        if (events is None) == (sql is None):
-            raise ValueError("Give exactly one of events (files or a list of events) and sql.")
+        if sum(source is not None for source in (events, sql, event_files)) != 1:
+            raise ValueError("Give exactly one of events (a location or a list of events), event_files and sql.")
         if sql is not None and not sql_conn_id:
             raise ValueError("sql needs sql_conn_id, the connection to run it on.")
         if not 0.0 <= max_dead_letter_ratio <= 1.0:
@@ -163,6 +172,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         if not 0.0 <= api_reserve < 1.0:
             raise ValueError(f"api_reserve must be at least 0 and below 1, got {api_reserve!r}.")
         self.events = events
+        self.event_files = event_files
         self.sql = sql
         self.sql_conn_id = sql_conn_id
         self.salesforce_conn_id = salesforce_conn_id
@@ -190,6 +200,12 @@ class IdentifyToSalesforceOperator(BaseOperator):
             )
         self.write_mode = write_mode
         self.bulk_threshold = bulk_threshold
+        if not poll_interval > 0:
+            raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}.")
+        self.poll_interval = poll_interval
+        # design.md section 8's deferrable switch is accepted (so [operators] default_deferrable works), but Bulk
+        # jobs are still awaited on the worker: deferral to the triggerer is a later step.
+        self.deferrable = bool(deferrable) if deferrable is not None else False
         if max_line_bytes < 1024:
             raise ValueError(f"max_line_bytes must be at least 1024, got {max_line_bytes!r}.")
         self.max_line_bytes = max_line_bytes
@@ -223,15 +239,21 @@ class IdentifyToSalesforceOperator(BaseOperator):
         self.storage_conn_id = self.storage_conn_id or None  # a template may render to ""
         self.lineage_record, self._written = None, {}
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
-        records = open_source(
-            self.events,
-            sql=self.sql,
-            sql_conn_id=self.sql_conn_id,
-            json_column=self.json_column,
-            allow_missing=self.allow_missing,
-            conn_id=self.storage_conn_id,
-            **self._source_options(),
-        )
+        if self.event_files is not None:
+            # A listing made once upstream (the sync DAG's sensor): every shard reads exactly these files.
+            records: Iterable[Any] = iter_files(
+                staged_files(list(self.event_files), conn_id=self.storage_conn_id), max_line_bytes=self.max_line_bytes
+            )
+        else:
+            records = open_source(
+                self.events,
+                sql=self.sql,
+                sql_conn_id=self.sql_conn_id,
+                json_column=self.json_column,
+                allow_missing=self.allow_missing,
+                conn_id=self.storage_conn_id,
+                **self._source_options(),
+            )
         if self.plan_only:
             # A dry run changes nothing, so it must not trigger asset-scheduled DAGs: no outlets, no event.
             self.outlets = []
@@ -298,7 +320,11 @@ class IdentifyToSalesforceOperator(BaseOperator):
         return options
 
     def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
-        writer = _CountingWriter(hook.get_writer(allow_duplicate_save=self.allow_duplicate_save))
+        writer = _CountingWriter(
+            hook.get_writer(allow_duplicate_save=self.allow_duplicate_save, bulk_poll_interval=self.poll_interval)
+        )
+        if self.deferrable:
+            self.log.warning("deferrable=True: Bulk jobs are awaited on this worker (deferral is not supported yet)")
         self._written = writer.by_object
         return run_sync(
             records,

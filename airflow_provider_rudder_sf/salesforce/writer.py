@@ -126,6 +126,7 @@ class SalesforceWriter:
         batch_size: int = MAX_COLLECTION_SIZE,
         lookup_chunk_bytes: int = 10_000,
         allow_duplicate_save: bool = False,
+        bulk_poll_interval: float = 15.0,
     ) -> None:
         if not 1 <= batch_size <= MAX_COLLECTION_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_COLLECTION_SIZE}, got {batch_size}")
@@ -135,6 +136,7 @@ class SalesforceWriter:
         self.batch_size = batch_size
         self.lookup_chunk_bytes = lookup_chunk_bytes
         self.allow_duplicate_save = allow_duplicate_save
+        self.bulk_poll_interval = bulk_poll_interval
         self._schemas: dict[str, ObjectSchema | None] = {}
         self.describe_calls = 0
 
@@ -254,7 +256,7 @@ class SalesforceWriter:
         if mode == "bulk":
             from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter  # bulk.py imports this module
 
-            return BulkWriter(self.client).write(
+            return BulkWriter(self.client, poll_interval=self.bulk_poll_interval).write(
                 writes, on_batch=on_batch, rest=lambda w: self.write(w, on_batch=on_batch)
             )
         started = self.client.api_calls

@@ -148,6 +148,26 @@ def resolve_files(
         raise
 
 
+def staged_files(uris: Sequence[str], *, conn_id: str | None = None) -> list[StagedFile]:
+    """The files named by a list of URIs, as :func:`resolve_files` lists them (``file://`` or object storage), in
+    that order. Several tasks reading one listing read exactly the same files, even when more arrive meanwhile."""
+    from urllib.parse import unquote, urlsplit
+
+    files = []
+    for uri in uris:
+        if not isinstance(uri, str) or not uri.strip():
+            raise ValueError(f"a staged file must be a path or URL, got {uri!r}")
+        if uri.startswith("file://"):
+            files.append(_local_file(Path(unquote(urlsplit(uri).path))))
+        elif has_scheme(uri):
+            from airflow_provider_rudder_sf.compat import ObjectStoragePath
+
+            files.append(_remote_file(ObjectStoragePath(uri, conn_id=conn_id)))
+        else:
+            files.append(_local_file(Path(uri).expanduser()))
+    return files
+
+
 def iter_files(files: Sequence[StagedFile], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[StagedRecord]:
     """Read the files one after the other, one line at a time; each file is closed before the next opens.
 

@@ -39,6 +39,7 @@ from airflow_provider_rudder_sf.mapping.model import Stage
 from airflow_provider_rudder_sf.salesforce.bulk import DEFAULT_BULK_THRESHOLD, WriteMode, choose_write_mode
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
+    PermanentError,
     ReserveReached,
     SessionExpired,
     TransientError,
@@ -242,7 +243,7 @@ def _sync_group(
         if emails:
             log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
         schemas = writer.schemas(_objects_to_describe(events, matches, options))
-        record_matches = _match_records(events, schemas, writer)
+        record_matches = _match_records(events, schemas, writer, log)
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
         _stop(exc, len(group), summary, log)
         return
@@ -312,17 +313,33 @@ def _objects_to_describe(
 
 
 def _match_records(
-    events: Sequence[IdentifyEvent], schemas: Mapping[str, ObjectSchema | None], writer: Writer
-) -> dict[tuple[str, str], dict[str, tuple[str, ...]]]:
-    """The rETL look-ups: one batched, escaped ``IN`` query series per (object, identifier field)."""
-    found: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
+    events: Sequence[IdentifyEvent], schemas: Mapping[str, ObjectSchema | None], writer: Writer, log: Log
+) -> dict[tuple[str, str], dict[str, tuple[str, ...]] | None]:
+    """The rETL look-ups: one batched, escaped ``IN`` query series per (object, identifier field). A look-up that
+    Salesforce refuses (a field it cannot filter on) is None: the planner dead-letters those events only."""
+    found: dict[tuple[str, str], dict[str, tuple[str, ...]] | None] = {}
     for (sobject, field), values in match_requests(events).items():
         schema = schemas.get(sobject.lower())
         spec = schema.field(field) if schema is not None else None
         if schema is None or spec is None:
             continue  # the planner dead-letters these events with the reason
         key = (sobject.lower(), field.lower())
-        found.setdefault(key, {}).update(writer.match_records(schema.name, spec.name, values))
+        if key in found and found[key] is None:
+            continue
+        try:
+            matches = writer.match_records(schema.name, spec.name, values)
+        except PermanentError as exc:
+            log.warning(
+                "Salesforce refused the look-up of %s by %s (%s): its events go to the dead letter",
+                schema.name,
+                spec.name,
+                exc.code,
+            )
+            found[key] = None
+            continue
+        bucket = found.setdefault(key, {})
+        assert bucket is not None
+        bucket.update(matches)
     return found
 
 

@@ -194,6 +194,7 @@ def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs, message):
 def test_template_fields_cover_paths_queries_and_connections():
     assert set(IdentifyToSalesforceOperator.template_fields) == {
         "events",
+        "event_files",
         "sql",
         "dead_letter",
         "salesforce_conn_id",
