@@ -29,7 +29,8 @@ from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 
 if TYPE_CHECKING:
     from airflow_provider_rudder_sf.compat import Context
-    from airflow_provider_rudder_sf.operators.lineage import Lineage, RunRecord
+    from airflow_provider_rudder_sf.operators.lineage import Lineage
+    from airflow_provider_rudder_sf.operators.run_record import RunRecord
     from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
     from airflow_provider_rudder_sf.sync.engine import Writer
 
@@ -340,7 +341,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         )
 
     def _keep_lineage_record(self, hook: RudderSalesforceHook, summary: SyncSummary) -> None:
-        from airflow_provider_rudder_sf.operators.lineage import RunRecord, instance_host
+        from airflow_provider_rudder_sf.operators.run_record import RunRecord, instance_host
 
         # The login result, if the run logged in: ``client.instance_url`` would log in (again) just for lineage.
         login = getattr(hook.get_conn(), "_login", None)

@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +37,10 @@ from openlineage.client.facet_v2 import (
     sql_job,
 )
 
+from airflow_provider_rudder_sf.operators.run_record import RunRecord, instance_host
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
+
+__all__ = ["RunRecord", "build_lineage", "instance_host", "location_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +101,6 @@ class RudderSalesforceWritesOutputDatasetFacet(OutputDatasetFacet):
         return f"{DOCS_URL}#{WRITES_FACET.lower()}"
 
 
-@dataclass
-class RunRecord:
-    """What ``execute`` leaves for lineage: the summary, per-object write outcomes and the org's host."""
-
-    summary: SyncSummary
-    written: Mapping[str, Counter[str]] = field(default_factory=dict)
-    instance_host: str | None = None
-
-
 # -- naming -------------------------------------------------------------------------------------------------------
 def _glob_root(path: str) -> str:
     """The part of a path before its first segment holding a wildcard (the whole path without one)."""
@@ -143,14 +134,6 @@ def location_dataset(location: str) -> tuple[str, str]:
 def salesforce_namespace(instance_host: str | None, conn_id: str) -> str:
     """``salesforce://<instance host>`` (``acme.my.salesforce.com``), else ``salesforce://<connection id>``."""
     return f"salesforce://{instance_host or conn_id}"
-
-
-def instance_host(instance_url: str) -> str | None:
-    """The host (and a non-default port) of an instance URL, never its user info."""
-    parts = urlsplit(instance_url)
-    if not parts.hostname:
-        return None
-    return f"{parts.hostname}:{parts.port}" if parts.port and parts.port != 443 else parts.hostname
 
 
 # -- inputs -------------------------------------------------------------------------------------------------------
