@@ -25,7 +25,6 @@ from airflow_provider_rudder_sf.mapping.plan import (
     match_requests,
     record_key,
     shard_of,
-    target_objects,
 )
 from airflow_provider_rudder_sf.mapping.schema import FieldSchema, ObjectSchema, object_schema
 from airflow_provider_rudder_sf.mapping.traits import Mapped, MappingError, map_traits
@@ -57,5 +56,4 @@ __all__ = [
     "object_schema",
     "record_key",
     "shard_of",
-    "target_objects",
 ]

@@ -83,19 +83,6 @@ def match_requests(events: Iterable[IdentifyEvent]) -> dict[tuple[str, str], lis
     return wanted
 
 
-def target_objects(events: Iterable[IdentifyEvent], options: MappingOptions) -> set[str]:
-    """The sObjects a run may write (as the events spell them): their describes are read before planning."""
-    objects: set[str] = set()
-    for event in events:
-        if event.targets:
-            objects.update(target.sobject for target in event.targets)
-        else:
-            objects.add("Lead")
-            if options.use_contact_id:
-                objects.add("Contact")
-    return objects
-
-
 # (sObject, field) lower-cased -> identifier key -> ids; None when Salesforce refused the look-up itself.
 Matches = Mapping[tuple[str, str], Mapping[str, Sequence[str]] | None]
 
