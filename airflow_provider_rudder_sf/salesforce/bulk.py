@@ -41,18 +41,18 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     Outcome,
     PermanentError,
-    ReserveReached,
     SalesforceApiError,
     SalesforceLoginError,
     SessionExpired,
+    StopReason,
     TransientError,
     classify,
+    stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.soql import API_NAME
 from airflow_provider_rudder_sf.salesforce.writer import (
     BatchProgress,
     SalesforceWriter,
-    StopReason,
     WriteReport,
     WriteResult,
 )
@@ -245,7 +245,7 @@ class BulkWriter:
                     )
                     rest.extend(chunk)
                 except (TransientError, BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
-                    stop = _stop_reason(exc)
+                    stop = stop_reason(exc)
                     unsent.extend(chunk)
                     log.warning("Stopping the Bulk submission (%s): %s", stop, exc)
                 else:
@@ -370,7 +370,7 @@ class BulkWriter:
                 state = self._wait(job)
                 done, unsent, rest = self._results(job, state, writes)
             except SalesforceApiError as exc:
-                stop = _stop_reason(exc) if not isinstance(exc, PermanentError) else "transient"
+                stop = stop_reason(exc) if not isinstance(exc, PermanentError) else "transient"
                 outcome.stop_reason = _worst([outcome.stop_reason, stop])
                 outcome.unsent.extend(job.indices)
                 log.warning(
@@ -615,16 +615,6 @@ def _by_position(
         else:
             raise AssertionError("the REST writer answered records out of order")
     return done, left, report.stop_reason
-
-
-def _stop_reason(exc: SalesforceApiError) -> StopReason:
-    if isinstance(exc, ReserveReached):
-        return "api_reserve"
-    if isinstance(exc, BudgetExhausted):
-        return "request_limit"
-    if isinstance(exc, SessionExpired | SalesforceLoginError):
-        return "session_expired"
-    return "transient"
 
 
 def _worst(stops: Sequence[StopReason | None]) -> StopReason | None:

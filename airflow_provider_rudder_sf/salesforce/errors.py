@@ -7,6 +7,7 @@ place (like simple-salesforce's status table, but by outcome instead of by excep
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 import requests
 
@@ -105,3 +106,21 @@ class BudgetExhausted(SalesforceApiError):
 
 class ReserveReached(BudgetExhausted):
     """The next call would eat into the share of the daily allocation kept free for other integrations."""
+
+
+StopReason = Literal["request_limit", "api_reserve", "transient", "session_expired"]
+
+# Why a run stopped before sending everything, by the error that stopped it (most specific class first). The REST
+# writer, the Bulk writer and the sync engine all read this one table.
+STOP_REASONS: tuple[tuple[type[SalesforceApiError], StopReason], ...] = (
+    (ReserveReached, "api_reserve"),
+    (BudgetExhausted, "request_limit"),
+    (SessionExpired, "session_expired"),
+    (SalesforceLoginError, "session_expired"),
+    (TransientError, "transient"),
+)
+
+
+def stop_reason(exc: BaseException) -> StopReason:
+    """The stop reason of an error that ends a run early; anything else that stops one counts as transient."""
+    return next((reason for kind, reason in STOP_REASONS if isinstance(exc, kind)), "transient")

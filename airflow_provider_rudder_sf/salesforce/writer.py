@@ -15,18 +15,19 @@ from typing import Any, Literal
 
 from airflow_provider_rudder_sf.mapping.coerce import identifier_key
 from airflow_provider_rudder_sf.mapping.model import LeadMatch, Operation, Write
-from airflow_provider_rudder_sf.mapping.schema import ObjectSchema, object_schema
+from airflow_provider_rudder_sf.mapping.schema import FieldSchema, ObjectSchema, object_schema
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     Outcome,
     PermanentError,
-    ReserveReached,
     SalesforceApiError,
     SalesforceLoginError,
     SessionExpired,
+    StopReason,
     TransientError,
     classify,
+    stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.soql import API_NAME, check_api_name, in_clause_chunks, soql_literal
 
@@ -41,7 +42,6 @@ _DUPLICATE_RESULT_KEYS = ("duplicateResult", "duplicateResut")
 _UNKNOWN_OBJECT_CODES = frozenset({"NOT_FOUND", "INVALID_TYPE"})
 
 WriteStatus = Literal["created", "updated", "failed"]
-StopReason = Literal["request_limit", "api_reserve", "transient", "session_expired"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,11 @@ class SalesforceWriter:
         log.info("Described %s: %d fields visible to the integration user", schema.name, len(schema.fields))
         return schema
 
+    def _field(self, sobject: str, field: str) -> FieldSchema | None:
+        """A field of an object described in this run (None when not described or absent)."""
+        schema = self._schemas.get(sobject.lower())
+        return schema.field(field) if schema is not None else None
+
     def schemas(self, sobjects: Iterable[str]) -> dict[str, ObjectSchema | None]:
         """Describes of several objects, keyed by lower-cased name (each read at most once per run)."""
         for sobject in sorted(set(sobjects), key=str.lower):
@@ -210,8 +215,7 @@ class SalesforceWriter:
         describe says the field is numeric, text case-insensitively)."""
         check_api_name(sobject, "sObject")
         check_api_name(field, "field")
-        schema = self._schemas.get(sobject.lower())
-        spec = schema.field(field) if schema is not None else None
+        spec = self._field(sobject, field)
         numeric = spec is not None and spec.numeric
         field = spec.name if spec is not None else field
         literals: dict[str, str] = {}
@@ -344,7 +348,7 @@ class SalesforceWriter:
                     retry.extend(chunk)
                     continue
                 except (BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
-                    return _BatchOutcome(done, retry + chunk + rest, _stop_reason(exc))
+                    return _BatchOutcome(done, retry + chunk + rest, stop_reason(exc))
                 except PermanentError as exc:
                     done.extend((i.index, _failed(i, exc.code, exc.message)) for i in chunk)
                     continue
@@ -372,7 +376,7 @@ class SalesforceWriter:
                 try:
                     self._reconcile(retry)
                 except (BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
-                    return _BatchOutcome(done, retry, _stop_reason(exc))
+                    return _BatchOutcome(done, retry, stop_reason(exc))
                 except SalesforceApiError:
                     return _BatchOutcome(done, retry, "transient")
             else:
@@ -421,8 +425,7 @@ class SalesforceWriter:
                 groups.setdefault((item.write.sobject, item.write.natural_key[0]), []).append(item)
         for (sobject, field), group in groups.items():
             found = self.match_records(sobject, field, [i.write.natural_key[1] for i in group if i.write.natural_key])
-            schema = self._schemas.get(sobject.lower())
-            spec = schema.field(field) if schema is not None else None
+            spec = self._field(sobject, field)
             numeric = spec is not None and spec.numeric
             for item in group:
                 assert item.write.natural_key is not None
@@ -492,14 +495,6 @@ def _duplicate(item: _Item, error: dict[str, Any], message: str | None) -> Write
 
 def _failed(item: _Item, code: str | None, message: str | None) -> WriteResult:
     return WriteResult(item.write, "failed", item.record_id, code, message)
-
-
-def _stop_reason(exc: SalesforceApiError) -> StopReason:
-    if isinstance(exc, ReserveReached):
-        return "api_reserve"
-    if isinstance(exc, BudgetExhausted):
-        return "request_limit"
-    return "session_expired"
 
 
 def _split_by_op(items: list[_Item]) -> list[list[_Item]]:

@@ -40,21 +40,14 @@ from airflow_provider_rudder_sf.salesforce.bulk import DEFAULT_BULK_THRESHOLD, W
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     PermanentError,
-    ReserveReached,
     SessionExpired,
     TransientError,
+    stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, BatchProgress, WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
-
-_STOPS: tuple[tuple[type[Exception], str], ...] = (
-    (ReserveReached, "api_reserve"),
-    (BudgetExhausted, "request_limit"),
-    (SessionExpired, "session_expired"),
-    (TransientError, "transient"),
-)
 
 
 class Log(Protocol):
@@ -463,7 +456,7 @@ def _record_dry_run(plan: Plan, sample_size: int, summary: SyncSummary) -> None:
 
 
 def _stop(exc: Exception, events: int, summary: SyncSummary, log: Log) -> None:
-    reason = next(name for kind, name in _STOPS if isinstance(exc, kind))
+    reason = stop_reason(exc)
     summary.stop_reason = reason
     summary.stop_message = str(exc)
     summary.unsent += events
