@@ -350,16 +350,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
 
     def get_openlineage_facets_on_start(self) -> Lineage:
         """The input (staged files' location, or the SQL query); no I/O. Called by the OpenLineage listener."""
-        from airflow_provider_rudder_sf.operators.lineage import build_lineage
-
-        return build_lineage(
-            events=self.events,
-            sql=self.sql,
-            sql_conn_id=self.sql_conn_id,
-            salesforce_conn_id=self.salesforce_conn_id,
-            record=None,
-            complete=False,
-        )
+        return self._lineage(record=None, complete=False)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Lineage:
         """Inputs, one output per sObject written (with its row count) and the run's counts (docs/lineage.md).
@@ -367,15 +358,19 @@ class IdentifyToSalesforceOperator(BaseOperator):
         Also what a failed try reports (the listener falls back to this method): a try that wrote records and then
         failed on ``max_dead_letter_ratio`` still shows what it wrote.
         """
+        return self._lineage(record=self.lineage_record, complete=True)
+
+    def _lineage(self, *, record: RunRecord | None, complete: bool) -> Lineage:
         from airflow_provider_rudder_sf.operators.lineage import build_lineage
 
         return build_lineage(
             events=self.events,
+            event_files=self.event_files,
             sql=self.sql,
             sql_conn_id=self.sql_conn_id,
             salesforce_conn_id=self.salesforce_conn_id,
-            record=self.lineage_record,
-            complete=True,
+            record=record,
+            complete=complete,
         )
 
     def _emit_asset_events(self, context: Context, result: dict[str, Any]) -> None:

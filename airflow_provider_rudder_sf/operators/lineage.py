@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,12 +138,12 @@ def salesforce_namespace(instance_host: str | None, conn_id: str) -> str:
 
 
 # -- inputs -------------------------------------------------------------------------------------------------------
-def events_lineage(events: object) -> Lineage:
-    """The input of an ``events`` source: a location's dataset, nothing for events given in memory."""
-    if isinstance(events, str):
-        namespace, name = location_dataset(events)
-        return OperatorLineage(inputs=[InputDataset(namespace=namespace, name=name)])
-    return OperatorLineage()
+def events_lineage(events: object, event_files: Sequence[str] | None = None) -> Lineage:
+    """The input of an ``events`` source: a location's dataset, one dataset per listed file (``event_files``), and
+    nothing for events given in memory."""
+    locations = [events] if isinstance(events, str) else list(event_files or ())
+    datasets = dict.fromkeys(location_dataset(location) for location in locations)  # one per file, in order
+    return OperatorLineage(inputs=[InputDataset(namespace=namespace, name=name) for namespace, name in datasets])
 
 
 def sql_lineage(sql: str, conn_id: str, *, read_tables: bool) -> Lineage:
@@ -232,6 +233,7 @@ def sync_run_facet(summary: SyncSummary) -> RudderSalesforceSyncRunFacet:
 def build_lineage(
     *,
     events: object,
+    event_files: Sequence[str] | None = None,
     sql: str | None,
     sql_conn_id: str | None,
     salesforce_conn_id: str,
@@ -246,7 +248,7 @@ def build_lineage(
     if sql is not None and sql_conn_id:
         lineage = sql_lineage(sql, sql_conn_id, read_tables=complete)
     else:
-        lineage = events_lineage(events)
+        lineage = events_lineage(events, event_files)
     if record is None:
         return lineage
     return OperatorLineage(

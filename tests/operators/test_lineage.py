@@ -100,6 +100,17 @@ def test_a_local_file_is_a_file_dataset_named_by_its_absolute_path(crm, tmp_path
     assert start.outputs == []  # nothing is written yet at start
 
 
+def test_a_listing_of_files_gives_one_input_per_file(crm, tmp_path):
+    """The sync DAG's shards read the sensor's listing (``event_files``): each listed file is an input."""
+    first = staged(tmp_path / "staged" / "a.jsonl", [identify("a@example.com", lastName="A")])
+    second = staged(tmp_path / "staged" / "b.jsonl", [identify("b@example.com", lastName="B")])
+    op = make(tmp_path, event_files=[first.resolve().as_uri(), str(second)])
+    op.execute(context={})
+    complete = extract(op, TaskInstanceState.SUCCESS)
+    expected = [naming.LocalFileSystem(path=str(path.resolve())) for path in (first, second)]
+    assert names(complete.inputs) == [(e.get_namespace(), e.get_name()) for e in expected]
+
+
 def test_a_directory_or_glob_is_named_by_its_fixed_root(crm, tmp_path):
     staged(tmp_path / "staged" / "2026-11-28" / "part-0.jsonl", [identify("a@example.com", lastName="A")])
     root = (tmp_path / "staged").resolve()
