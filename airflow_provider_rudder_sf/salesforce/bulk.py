@@ -66,6 +66,7 @@ DEFAULT_BULK_THRESHOLD = 10_000
 MAX_UPLOAD_BYTES = 100_000_000
 TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 _OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert"}
+FIRST_POLL_SECONDS = 1.0  # the first wait before a job's state is read; doubled up to poll_interval
 _STOP_PRIORITY: tuple[StopReason, ...] = ("request_limit", "api_reserve", "session_expired", "transient")
 
 RestWrite = Callable[[Sequence[Write]], WriteReport]
@@ -154,7 +155,7 @@ class BulkWriter:
         client: SalesforceClient,
         *,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
-        poll_first: float = 1.0,
+        poll_first: float = FIRST_POLL_SECONDS,
         poll_interval: float = 15.0,
         poll_timeout: float = 6 * 3600.0,
         sleep: Callable[[float], None] = time.sleep,

@@ -258,11 +258,11 @@ class SalesforceWriter:
         """Send ``writes`` in Collections batches grouped by (sObject, operation, external id field); ``mode="bulk"``
         sends them as Bulk API 2.0 jobs instead (:mod:`~airflow_provider_rudder_sf.salesforce.bulk`)."""
         if mode == "bulk":
-            from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter  # bulk.py imports this module
+            from airflow_provider_rudder_sf.salesforce.bulk import FIRST_POLL_SECONDS, BulkWriter  # imports us
 
-            return BulkWriter(self.client, poll_interval=self.bulk_poll_interval).write(
-                writes, on_batch=on_batch, rest=lambda w: self.write(w, on_batch=on_batch)
-            )
+            interval = self.bulk_poll_interval  # an operator's poll_interval below the first wait shortens that too
+            bulk = BulkWriter(self.client, poll_first=min(FIRST_POLL_SECONDS, interval), poll_interval=interval)
+            return bulk.write(writes, on_batch=on_batch, rest=lambda w: self.write(w, on_batch=on_batch))
         started = self.client.api_calls
         results: list[tuple[int, WriteResult]] = []
         valid: list[_Item] = []

@@ -130,3 +130,8 @@ def test_auto_stays_on_rest_when_alert_rules_must_let_saves_through(crm, tmp_pat
 def test_bad_bulk_arguments_fail_when_the_dag_is_parsed(kwargs, message):
     with pytest.raises(ValueError, match=message):
         IdentifyToSalesforceOperator(task_id="sync", events=[], **kwargs)
+
+
+def test_a_poll_interval_below_a_second_also_shortens_the_first_wait(crm, tmp_path):
+    result = run(people(20), tmp_path, write_mode="bulk", poll_interval=0.2)
+    assert (result["write_mode"], result["created"]) == ("bulk", 20)
