@@ -19,23 +19,20 @@ and rejected by the mapping core with a reason, like a row without an identifier
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from airflow_provider_rudder_sf.mapping.names import is_api_name
 from airflow_provider_rudder_sf.sources.sql import json_value
-
-#: Salesforce API names (objects and fields, custom ones included: ``Plan_Tier__c``).
-API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 #: The ``context.externalId[0].type`` prefix RudderStack's rETL writes for the Salesforce destination.
 EXTERNAL_ID_PREFIX = "Salesforce-"
 
 
 def _check_api_name(what: str, value: object) -> None:
-    if not isinstance(value, str) or not API_NAME.fullmatch(value):
+    if not is_api_name(value):
         raise ValueError(f"{what} must be a Salesforce API name (letters, digits, _; a letter first), got {value!r}")
 
 
