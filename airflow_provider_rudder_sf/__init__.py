@@ -79,4 +79,10 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "asset-uris": [{"schemes": ["salesforce"]}],
+        "triggers": [
+            {
+                "integration-name": "Salesforce Bulk API 2.0",
+                "python-modules": ["airflow_provider_rudder_sf.triggers.bulk"],
+            }
+        ],
     }

@@ -34,3 +34,15 @@ def test_airflow_providers_list_shows_the_provider():
         [sys.executable, "-m", "airflow", "providers", "list"], capture_output=True, text=True, check=True
     )
     assert "airflow-provider-rudder-sf" in out.stdout
+
+
+def test_the_bulk_trigger_is_registered_and_importable():
+    import importlib
+
+    (entry,) = get_provider_info()["triggers"]
+    (module,) = entry["python-modules"]
+    assert importlib.import_module(module).BulkJobsTrigger.__module__ == module
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "triggers"], capture_output=True, text=True, check=True
+    )
+    assert "BulkJobsTrigger" in out.stdout or module in out.stdout

@@ -8,10 +8,11 @@ the Asset event. What a run does is defined once, in :func:`airflow_provider_rud
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator
+from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator, conf
 from airflow_provider_rudder_sf.deadletter import (
     DeadLetterLocationError,
     DeadLetterWriter,
@@ -24,13 +25,17 @@ from airflow_provider_rudder_sf.salesforce.bulk import DEFAULT_BULK_THRESHOLD, W
 from airflow_provider_rudder_sf.salesforce.errors import SalesforceLoginError
 from airflow_provider_rudder_sf.sources import open_source
 from airflow_provider_rudder_sf.sources.files import iter_files, staged_files
+from airflow_provider_rudder_sf.statestore import DirectoryStore
 from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run_sync
-from airflow_provider_rudder_sf.sync.engine import ConfigurationError
+from airflow_provider_rudder_sf.sync.engine import ConfigurationError, settle_jobs
+from airflow_provider_rudder_sf.sync.handoff import Handoff, Ledger
+from airflow_provider_rudder_sf.triggers.bulk import BulkJobsTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_rudder_sf.compat import Context
     from airflow_provider_rudder_sf.operators.lineage import Lineage
     from airflow_provider_rudder_sf.operators.run_record import RunRecord
+    from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
     from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
     from airflow_provider_rudder_sf.sync.engine import Writer
 
@@ -56,9 +61,15 @@ class _CountingWriter:
 
     def write(self, writes: Sequence[Any], **kwargs: Any) -> WriteReport:
         report = self._writer.write(writes, **kwargs)
+        self.tally(report)
+        return report
+
+    def tally(self, report: WriteReport) -> None:
         for result in report.results:
             self.by_object.setdefault(result.write.sobject, Counter())[result.status] += 1
-        return report
+
+    def write_untallied(self, writes: Sequence[Any]) -> WriteReport:
+        return self._writer.write(writes)
 
 
 class IdentifyToSalesforceOperator(BaseOperator):
@@ -107,7 +118,10 @@ class IdentifyToSalesforceOperator(BaseOperator):
         ``allow_duplicate_save=True`` ``"auto"`` stays on REST and ``"bulk"`` is refused.
     :param bulk_threshold: records to write at or above which ``write_mode="auto"`` uses Bulk (default 10,000).
     :param poll_interval: the longest wait between two polls of a Bulk job's state (seconds, default 15).
-    :param deferrable: accepted for the design's contract; Bulk jobs are still awaited on the worker for now.
+    :param deferrable: once its Bulk jobs are submitted, the task frees its worker slot and the triggerer waits
+        for them (``BulkJobsTrigger``); ``execute_complete`` collects the results. Default: ``[operators]
+        default_deferrable``. Needs ``dead_letter``: the jobs are recorded there (for every worker to find) before
+        their data is uploaded, which also lets a retry collect them instead of submitting them again.
     :param model_object: with ``sql``, sync a warehouse model: each row becomes a RudderStack rETL event for this
         sObject, matched on ``model_identifier_field`` by the value of ``model_identifier_column``.
     """
@@ -204,9 +218,9 @@ class IdentifyToSalesforceOperator(BaseOperator):
         if not poll_interval > 0:
             raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}.")
         self.poll_interval = poll_interval
-        # design.md section 8's deferrable switch is accepted (so [operators] default_deferrable works), but Bulk
-        # jobs are still awaited on the worker: deferral to the triggerer is a later step.
-        self.deferrable = bool(deferrable) if deferrable is not None else False
+        if deferrable is None:
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
+        self.deferrable = bool(deferrable)
         if max_line_bytes < 1024:
             raise ValueError(f"max_line_bytes must be at least 1024, got {max_line_bytes!r}.")
         self.max_line_bytes = max_line_bytes
@@ -235,6 +249,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         #: Left by the last ``execute`` for OpenLineage: the summary, writes per sObject, the org's host.
         self.lineage_record: RunRecord | None = None
         self._written: dict[str, Counter[str]] = {}
+        self._jobs: tuple[Ledger, BulkWriter] | None = None  # while Bulk jobs run under this process: for on_kill
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.storage_conn_id = self.storage_conn_id or None  # a template may render to ""
@@ -264,7 +279,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
             " (dry run: nothing is written)" if self.plan_only else "",
             f" (shard {shard[0] + 1} of {shard[1]})" if shard else "",
         )
-        try:
+        with self._failures():
             if self.dead_letter:
                 location = dead_letter_path_for_context(self.dead_letter, context)
                 with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
@@ -272,6 +287,51 @@ class IdentifyToSalesforceOperator(BaseOperator):
                     summary = self._run(records, hook, dead_letters)
             else:
                 summary = self._run(records, hook, LogOnlyDeadLetters(self.log))
+        return self._conclude(context, hook, summary)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Back from the triggerer: the Bulk jobs have ended. Collect their results, write the dead letters, apply
+        the failure policy and emit the Asset event, as a run that waited on its worker would."""
+        event = event or {}
+        if event.get("status") != "done":
+            raise AirflowException(
+                f"Waiting for the Bulk jobs failed ({event.get('message', 'no event')}). A retry collects the same "
+                "jobs; nothing is submitted twice."
+            )
+        self.storage_conn_id = self.storage_conn_id or None
+        hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
+        with self._failures():
+            location = dead_letter_path_for_context(str(self.dead_letter), context)
+            with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
+                ledger = self._ledger(dead_letters)
+                assert ledger is not None
+                saved = ledger.load_summary() or {}
+                summary = SyncSummary.from_state(saved.get("summary", {}))
+                writer = self._writer(hook)
+                for sobject, counts in saved.get("written", {}).items():
+                    writer.by_object[sobject] = Counter(counts)
+                before = summary.api_calls
+                self._settle(ledger, writer, dead_letters, summary, resumed=False)
+                summary.api_calls = before + writer.api_calls + int(event.get("polls", 0))
+                if not dead_letters.count:
+                    summary.dead_letter_location = saved.get("summary", {}).get("dead_letter_location")
+        return self._conclude(context, hook, summary)
+
+    def on_kill(self) -> None:
+        """Marked failed while its Bulk jobs run under this worker: abort them (a deferred task's trigger does the
+        same in the triggerer)."""
+        if self._jobs is None:
+            return
+        ledger, bulk = self._jobs
+        for job in ledger.jobs:
+            self.log.warning("Aborting Bulk job %s", job.id)
+            bulk.abort(job.id)
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Configuration errors and refused logins fail once, without retry; the rest is Airflow's to retry."""
+        try:
+            yield
         except ConfigurationError as exc:
             raise AirflowFailException(str(exc)) from None
         except SalesforceLoginError as exc:
@@ -281,6 +341,8 @@ class IdentifyToSalesforceOperator(BaseOperator):
             raise AirflowFailException(f"{exc} (not retried: retrying a refused login can lock the user out)") from None
         except DeadLetterLocationError as exc:
             raise AirflowFailException(str(exc)) from None
+
+    def _conclude(self, context: Context, hook: RudderSalesforceHook, summary: SyncSummary) -> dict[str, Any]:
         usage = hook.get_conn().api_usage
         if usage is not None:
             summary.api_calls_left, summary.api_daily_limit = usage[1] - usage[0], usage[1]
@@ -320,14 +382,33 @@ class IdentifyToSalesforceOperator(BaseOperator):
             )
         return options
 
-    def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
+    def _writer(self, hook: RudderSalesforceHook) -> _CountingWriter:
         writer = _CountingWriter(
             hook.get_writer(allow_duplicate_save=self.allow_duplicate_save, bulk_poll_interval=self.poll_interval)
         )
-        if self.deferrable:
-            self.log.warning("deferrable=True: Bulk jobs are awaited on this worker (deferral is not supported yet)")
         self._written = writer.by_object
-        return run_sync(
+        return writer
+
+    def _ledger(self, dead_letters: Any) -> Ledger | None:
+        """The Bulk job ledger beside this task's dead letters (the same directory for every try)."""
+        if self.plan_only or not isinstance(dead_letters, DeadLetterWriter):
+            return None
+        return Ledger.load(DirectoryStore(dead_letters.directory, conn_id=self.storage_conn_id))
+
+    def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
+        writer = self._writer(hook)
+        ledger = self._ledger(dead_letters)
+        if self.deferrable and ledger is None and not self.plan_only:
+            self.log.warning("deferrable=True needs dead_letter (where Bulk jobs are recorded): waiting on the worker")
+        summary = SyncSummary(dry_run=self.plan_only)
+        skip = None
+        if ledger is not None and ledger.jobs:
+            self.log.info(
+                "An earlier try left %d Bulk job(s): collecting them before reading, so nothing is sent twice",
+                len(ledger.jobs),
+            )
+            skip = self._settle(ledger, writer, dead_letters, summary, resumed=True)
+        summary = run_sync(
             records,
             cast("Writer", writer),
             dead_letters,
@@ -338,7 +419,49 @@ class IdentifyToSalesforceOperator(BaseOperator):
             # Bulk API 2.0 cannot send the duplicate-rule header: keep REST when Alert rules must let saves through.
             write_mode="rest" if self.allow_duplicate_save else self.write_mode,
             bulk_threshold=self.bulk_threshold,
+            handoff=Handoff(ledger, writer.bulk_writer()) if ledger is not None else None,
+            skip=skip,
+            summary=summary,
         )
+        if ledger is not None and ledger.jobs:
+            if self.deferrable:
+                ledger.save_summary(
+                    {"summary": summary.state(), "written": {k: dict(v) for k, v in writer.by_object.items()}}
+                )
+                self.log.info("Deferring while %d Bulk job(s) run: the triggerer polls them", len(ledger.jobs))
+                self.defer(
+                    trigger=BulkJobsTrigger(
+                        salesforce_conn_id=self.salesforce_conn_id,
+                        job_ids=[job.id for job in ledger.jobs],
+                        poll_interval=self.poll_interval,
+                        api_reserve=self.api_reserve,
+                    ),
+                    method_name="execute_complete",
+                )
+            self._settle(ledger, writer, dead_letters, summary, resumed=False)
+            summary.api_calls = writer.api_calls
+        return summary
+
+    def _settle(
+        self, ledger: Ledger, writer: _CountingWriter, dead_letters: Any, summary: SyncSummary, *, resumed: bool
+    ) -> Counter[str]:
+        bulk = writer.bulk_writer()
+        self._jobs = (ledger, bulk)
+        try:
+            done = settle_jobs(
+                ledger,
+                bulk,
+                writer.write_untallied,
+                dead_letters,
+                summary,
+                resumed=resumed,
+                log=self.log,
+                tally=writer.tally,
+            )
+        finally:
+            self._jobs = None
+        ledger.clear()
+        return done
 
     def _keep_lineage_record(self, hook: RudderSalesforceHook, summary: SyncSummary) -> None:
         from airflow_provider_rudder_sf.operators.run_record import RunRecord, instance_host

@@ -16,11 +16,12 @@ so every write ends with exactly the result REST would give it, or in ``WriteRep
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import requests
@@ -70,6 +71,10 @@ FIRST_POLL_SECONDS = 1.0  # the first wait before a job's state is read; doubled
 _STOP_PRIORITY: tuple[StopReason, ...] = ("request_limit", "api_reserve", "session_expired", "transient")
 
 RestWrite = Callable[[Sequence[Write]], WriteReport]
+#: A row as uploaded, as two 64-bit digests: of all its cells, and of its key cell case-folded. Enough to match a
+#: result row to its upload without keeping the values (personal data) anywhere.
+Fingerprint = tuple[int, int | None]
+JobStarted = Callable[["BulkJob", Sequence[Fingerprint]], None]
 
 
 def choose_write_mode(mode: WriteMode, writes: int, threshold: int) -> Literal["rest", "bulk"]:
@@ -96,6 +101,7 @@ class BulkJob:
     columns: tuple[str, ...]
     indices: tuple[int, ...]
     state: str = "UploadComplete"
+    key: str | None = None  # the column results are matched by first (Id, the External ID, the natural key)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +112,7 @@ class BulkJob:
             "columns": list(self.columns),
             "indices": list(self.indices),
             "state": self.state,
+            "key": self.key,
         }
 
     @classmethod
@@ -118,6 +125,7 @@ class BulkJob:
             columns=tuple(data["columns"]),
             indices=tuple(int(i) for i in data["indices"]),
             state=str(data.get("state", "UploadComplete")),
+            key=data.get("key"),
         )
 
 
@@ -184,7 +192,30 @@ class BulkWriter:
     ) -> WriteReport:
         """Submit, collect, then send over REST (``rest``, default a plain SalesforceWriter) what Bulk could not."""
         started = self.client.api_calls
-        submission = self.submit(writes)
+        return self._complete(self.submit(writes), writes, started, on_batch=on_batch, rest=rest)
+
+    def write_collected(
+        self,
+        job: BulkJob,
+        writes: Sequence[Write],
+        *,
+        on_batch: Callable[[BatchProgress], None] | None = None,
+        rest: RestWrite | None = None,
+    ) -> WriteReport:
+        """Finish one job submitted earlier (maybe by another process) with ``writes``: collect it, then send over
+        REST what Bulk could not carry. The same report :meth:`write` gives."""
+        started = self.client.api_calls
+        return self._complete(BulkSubmission((job,), (), (), None), writes, started, on_batch=on_batch, rest=rest)
+
+    def _complete(
+        self,
+        submission: BulkSubmission,
+        writes: Sequence[Write],
+        started: int,
+        *,
+        on_batch: Callable[[BatchProgress], None] | None,
+        rest: RestWrite | None,
+    ) -> WriteReport:
         outcome = self.collect(submission.jobs, writes, on_batch=on_batch)
         stops = [submission.stop_reason, outcome.stop_reason]
         unsent = [*submission.unsent, *outcome.unsent]
@@ -202,7 +233,7 @@ class BulkWriter:
         return WriteReport(
             results=tuple(r for _, r in results),
             unsent=tuple(writes[i] for i in sorted(unsent)),
-            stop_reason=_worst(stops),
+            stop_reason=worst_stop(stops),
             api_calls=self.client.api_calls - started,
             api_usage=self.client.api_usage,
         )
@@ -214,8 +245,12 @@ class BulkWriter:
         return lambda subset: writer.write(subset, on_batch=on_batch)
 
     # -- step 1: submit -------------------------------------------------------------------------------------
-    def submit(self, writes: Sequence[Write]) -> BulkSubmission:
-        """Create, upload and close the jobs for ``writes``; nothing is waited for."""
+    def submit(self, writes: Sequence[Write], *, on_job: JobStarted | None = None) -> BulkSubmission:
+        """Create, upload and close the jobs for ``writes``; nothing is waited for.
+
+        ``on_job`` is called with each job once Salesforce has created it and before its data is uploaded (the job
+        is ``Open``: nothing of it can be processed yet), so a caller can record it where a retry will find it.
+        """
         groups: dict[tuple[str, str, str | None], list[int]] = {}
         rest: list[int] = []
         for index, w in enumerate(writes):
@@ -230,12 +265,14 @@ class BulkWriter:
             self.client.sf  # noqa: B018 - a first login that fails raises here, before anything is sent
         for (sobject, operation, external), members in groups.items():
             columns = _columns(operation, (writes[i] for i in members))
-            for chunk, body in self._chunks(writes, members, columns, rest):
+            key = _key_column(operation, external, writes[members[0]], columns)
+            draft = BulkJob("", sobject, _OPERATIONS[operation], external, columns, (), "Open", key)
+            for chunk, body, prints in self._chunks(writes, members, draft, rest):
                 if stop is not None:
                     unsent.extend(chunk)
                     continue
                 try:
-                    job = self._open(sobject, _OPERATIONS[operation], external, columns, chunk, body)
+                    job = self._open(replace(draft, indices=tuple(chunk)), body, prints, on_job)
                 except PermanentError as exc:
                     log.warning(
                         "Bulk API refused a %s %s job (%s); sending its %d record(s) over REST",
@@ -254,12 +291,15 @@ class BulkWriter:
         return BulkSubmission(tuple(jobs), tuple(sorted(rest)), tuple(sorted(unsent)), stop)
 
     def _chunks(
-        self, writes: Sequence[Write], members: list[int], columns: tuple[str, ...], rest: list[int]
-    ) -> Iterator[tuple[list[int], bytes]]:
-        """The group's rows as CSV bodies of at most ``max_upload_bytes`` (one row at least); rows CSV cannot
-        carry are added to ``rest``."""
+        self, writes: Sequence[Write], members: list[int], draft: BulkJob, rest: list[int]
+    ) -> Iterator[tuple[list[int], bytes, list[Fingerprint]]]:
+        """The group's rows as CSV bodies of at most ``max_upload_bytes`` (one row at least), with each row's
+        fingerprint; rows CSV cannot carry are added to ``rest``."""
+        columns = draft.columns
+        position = columns.index(draft.key) if draft.key is not None else -1
         header = csv_line(columns)
         chunk: list[int] = []
+        prints: list[Fingerprint] = []
         lines: list[bytes] = []
         size = len(header)
         for index in members:
@@ -269,51 +309,46 @@ class BulkWriter:
                 continue
             line = csv_line(cells)
             if chunk and size + len(line) > self.max_upload_bytes:
-                yield chunk, header + b"".join(lines)
-                chunk, lines, size = [], [], len(header)
+                yield chunk, header + b"".join(lines), prints
+                chunk, lines, prints, size = [], [], [], len(header)
             chunk.append(index)
+            prints.append(fingerprint([cell_text(c) for c in cells], position))
             lines.append(line)
             size += len(line)
         if chunk:
-            yield chunk, header + b"".join(lines)
+            yield chunk, header + b"".join(lines), prints
 
-    def _open(
-        self,
-        sobject: str,
-        operation: str,
-        external: str | None,
-        columns: tuple[str, ...],
-        chunk: list[int],
-        body: bytes,
-    ) -> BulkJob:
+    def _open(self, draft: BulkJob, body: bytes, prints: list[Fingerprint], on_job: JobStarted | None) -> BulkJob:
         spec: dict[str, Any] = {
-            "object": sobject,
-            "operation": operation,
+            "object": draft.sobject,
+            "operation": draft.operation,
             "contentType": "CSV",
             "columnDelimiter": "COMMA",
             "lineEnding": "LF",
         }
-        if external:
-            spec["externalIdFieldName"] = external
+        if draft.external_id_field:
+            spec["externalIdFieldName"] = draft.external_id_field
         # A retried create may leave an empty Open job behind: it holds no data and Salesforce drops it.
         info = self.client.restful("jobs/ingest", method="POST", json=spec)
-        job_id = str(info["id"])
+        job = replace(draft, id=str(info["id"]))
         try:
-            self._upload(job_id, body)
-        except SalesforceApiError:
-            self._abort(job_id)
+            if on_job is not None:
+                on_job(job, prints)
+            self._upload(job.id, body)
+        except Exception:
+            self.abort(job.id)
             raise
-        state = self._close(job_id)
+        state = self._close(job.id)
         log.info(
             "Bulk job %s: %s %d %s record(s) in %s bytes of CSV, %s",
-            job_id,
-            operation,
-            len(chunk),
-            sobject,
+            job.id,
+            job.operation,
+            len(job.indices),
+            job.sobject,
             f"{len(body):,}",
             state,
         )
-        return BulkJob(job_id, sobject, operation, external, columns, tuple(chunk), state)
+        return replace(job, state=state)
 
     def _upload(self, job_id: str, body: bytes) -> None:
         path = f"jobs/ingest/{job_id}/batches"
@@ -334,22 +369,22 @@ class BulkWriter:
         except (TransientError, PermanentError) as exc:
             # The close may have landed before the failure: a closed job is processing, never abort it then.
             try:
-                state = str(self._info(job_id).get("state"))
+                state = str(self.job_info(job_id).get("state"))
             except SalesforceApiError:
                 state = "Unknown"
             if state not in ("Open", "Unknown"):
                 return state
-            self._abort(job_id)
+            self.abort(job_id)
             raise exc from None
         return str((info or {}).get("state") or "UploadComplete")
 
-    def _abort(self, job_id: str) -> None:
+    def abort(self, job_id: str) -> None:
         try:
             self.client.restful(f"jobs/ingest/{job_id}", method="PATCH", json={"state": "Aborted"})
         except SalesforceApiError as exc:
             log.warning("Could not abort Bulk job %s (%s); Salesforce drops unclosed jobs on its own", job_id, exc.code)
 
-    def _info(self, job_id: str) -> dict[str, Any]:
+    def job_info(self, job_id: str) -> dict[str, Any]:
         info = self.client.restful(f"jobs/ingest/{job_id}")
         return info if isinstance(info, dict) else {}
 
@@ -368,11 +403,9 @@ class BulkWriter:
                 outcome.unsent.extend(job.indices)
                 continue
             try:
-                state = self._wait(job)
-                done, unsent, rest = self._results(job, state, writes)
+                rows = self.collect_job(job, row_fingerprints(job, writes))
             except SalesforceApiError as exc:
-                stop = stop_reason(exc) if not isinstance(exc, PermanentError) else "transient"
-                outcome.stop_reason = _worst([outcome.stop_reason, stop])
+                outcome.stop_reason = worst_stop([outcome.stop_reason, collect_stop(exc)])
                 outcome.unsent.extend(job.indices)
                 log.warning(
                     "Could not read Bulk job %s (%s); its %d record(s) are left for the next run: %s",
@@ -382,12 +415,12 @@ class BulkWriter:
                     exc,
                 )
                 continue
-            outcome.results.extend(done)
-            outcome.unsent.extend(unsent)
-            outcome.rest.extend(rest)
-            if unsent:
-                outcome.stop_reason = _worst([outcome.stop_reason, "transient"])
-            ok = sum(1 for _, r in done if r.ok)
+            outcome.results.extend((r.index, r.for_write(writes[r.index])) for r in rows.results)
+            outcome.unsent.extend(rows.unsent)
+            outcome.rest.extend(rows.rest)
+            if rows.unsent:
+                outcome.stop_reason = worst_stop([outcome.stop_reason, "transient"])
+            ok = rows.ok
             log.info(
                 "Bulk job %d of %d (%s): %s %d %s record(s): %d ok, %d failed, %d over REST, %d not processed",
                 number,
@@ -397,13 +430,19 @@ class BulkWriter:
                 len(job.indices),
                 job.sobject,
                 ok,
-                len(done) - ok,
-                len(rest),
-                len(unsent),
+                len(rows.results) - ok,
+                len(rows.rest),
+                len(rows.unsent),
             )
             if on_batch is not None:
-                on_batch(BatchProgress(number, len(jobs), len(job.indices), ok, len(done) - ok))
+                on_batch(BatchProgress(number, len(jobs), len(job.indices), ok, len(rows.results) - ok))
         return outcome
+
+    def collect_job(self, job: BulkJob, prints: Sequence[Fingerprint], *, wait: bool = True) -> JobRows:
+        """One job's per-row outcome, by position in the writes it was submitted with: ``prints[k]`` is the
+        fingerprint of the row ``job.indices[k]``. Needs no record values, so another process can collect."""
+        state = self._wait(job) if wait else str(self.job_info(job.id).get("state"))
+        return self._results(job, state, prints)
 
     def _wait(self, job: BulkJob) -> str:
         """Poll the job until it ends (a job already ended at close is not polled); abort it after the timeout."""
@@ -414,12 +453,12 @@ class BulkWriter:
         while state not in TERMINAL_STATES:
             if self._clock() - started >= self.poll_timeout and not aborted:
                 log.warning("Bulk job %s still %s after %ss: aborting it", job.id, state, self.poll_timeout)
-                self._abort(job.id)
+                self.abort(job.id)
                 aborted = True
             elif not aborted:
                 self._sleep(delay)
                 delay = min(self.poll_interval, delay * 2)
-            info = self._info(job.id)
+            info = self.job_info(job.id)
             self.polls += 1
             state = str(info.get("state"))
             log.info(
@@ -434,18 +473,14 @@ class BulkWriter:
                 raise TransientError(f"Bulk job {job.id} is still {state} after the abort", code="BULK_JOB_RUNNING")
         return state
 
-    def _results(
-        self, job: BulkJob, state: str, writes: Sequence[Write]
-    ) -> tuple[list[tuple[int, WriteResult]], list[int], list[int]]:
-        """Result files → (results, unsent, to send over REST). Each file is read only while rows are unaccounted."""
-        match = _Correlator(job, writes)
-        done: list[tuple[int, WriteResult]] = []
-        unsent: list[int] = []
-        rest: list[int] = []
+    def _results(self, job: BulkJob, state: str, prints: Sequence[Fingerprint]) -> JobRows:
+        """Result files → per-row outcomes. Each file is read only while rows are unaccounted for."""
+        match = _Correlator(job, prints)
+        rows = JobRows(state)
         for row in self._download(job.id, "successfulResults"):
             index = match.take(row)
             if index is not None:
-                done.append((index, _success(writes[index], job.operation, row)))
+                rows.results.append(_success(index, job.operation, row))
         if match.left:
             for row in self._download(job.id, "failedResults"):
                 index = match.take(row)
@@ -454,24 +489,24 @@ class BulkWriter:
                 code, message = parse_error(row.get("sf__Error", ""))
                 outcome = classify(code)
                 if outcome is Outcome.TRANSIENT:
-                    rest.append(index)  # e.g. a row still locked after Salesforce's own retries: REST retries it
+                    rows.rest.append(index)  # e.g. a row still locked after Salesforce's own retries: REST retries
                 elif outcome is Outcome.STOP:
-                    unsent.append(index)
+                    rows.unsent.append(index)
                 else:
-                    done.append((index, _failure(writes[index], code, message)))
+                    rows.results.append(_failure(index, code, message))
         if match.left:
             never = [i for row in self._download(job.id, "unprocessedrecords") if (i := match.take(row)) is not None]
             # A job that failed as a whole (bad header, ...) would fail again: REST gives each row its own answer.
-            (rest if state == "Failed" else unsent).extend(never)
+            (rows.rest if state == "Failed" else rows.unsent).extend(never)
         if match.left:
             missing = sorted(match.left)
             log.warning("Bulk job %s: %d record(s) are in no result file", job.id, len(missing))
             if state == "JobComplete":
                 text = f"Bulk job {job.id} reported no result for this record; check it in Salesforce"
-                done.extend((i, _failure(writes[i], "BULK_RESULT_MISSING", text)) for i in missing)
+                rows.results.extend(RowResult(i, "failed", None, "BULK_RESULT_MISSING", text) for i in missing)
             else:
-                (rest if state == "Failed" else unsent).extend(missing)
-        return done, unsent, rest
+                (rows.rest if state == "Failed" else rows.unsent).extend(missing)
+        return rows
 
     def _download(self, job_id: str, kind: str) -> list[dict[str, str]]:
         path = f"jobs/ingest/{job_id}/{kind}/"
@@ -484,33 +519,91 @@ class BulkWriter:
         return parse_csv(response.content)[1]
 
 
-class _Correlator:
-    """Finds the write a result row belongs to: by the job's key column (``Id`` for updates, the External ID for
-    upserts, the natural key for creates), then by the whole row as uploaded (results echo the original columns;
-    their order is not the upload's)."""
+@dataclass(frozen=True)
+class RowResult:
+    """What Salesforce did with one uploaded row (``index``: its position in the submitted writes)."""
 
-    def __init__(self, job: BulkJob, writes: Sequence[Write]) -> None:
+    index: int
+    status: Literal["created", "updated", "failed"]
+    record_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+    def for_write(self, w: Write) -> WriteResult:
+        if self.status == "failed" and self.code == "DUPLICATES_DETECTED":
+            text = (
+                "a duplicate rule matched existing record(s) (Bulk API results do not name them; Block rules refuse "
+                "always, Alert rules save over REST with allow_duplicate_save=True): "
+                f"{self.message or 'duplicates detected'}"
+            )
+            return WriteResult(w, "failed", w.record_id, "duplicate_rule", text)
+        return WriteResult(w, self.status, self.record_id or w.record_id, self.code, self.message)
+
+
+@dataclass
+class JobRows:
+    """One job's rows by outcome: answered (``results``), to send over REST, or not processed (``unsent``)."""
+
+    state: str
+    results: list[RowResult] = field(default_factory=list)
+    rest: list[int] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for r in self.results if r.status != "failed")
+
+
+def collect_stop(exc: SalesforceApiError) -> StopReason:
+    """Why collecting stopped: a job Salesforce will not show (a refused read) is treated as transient trouble."""
+    return stop_reason(exc) if not isinstance(exc, PermanentError) else "transient"
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+def fingerprint(content: Sequence[str], key_position: int) -> Fingerprint:
+    """A row as Salesforce reads it back (cell texts in column order) → its :data:`Fingerprint`."""
+    key = _digest(content[key_position].casefold()) if key_position >= 0 else None
+    return _digest("\x1f".join(content)), key
+
+
+def row_fingerprints(job: BulkJob, writes: Sequence[Write]) -> list[Fingerprint]:
+    position = job.columns.index(job.key) if job.key is not None else -1
+    prints = []
+    for index in job.indices:
+        cells = _cells(writes[index], job.columns) or [""] * len(job.columns)
+        prints.append(fingerprint([cell_text(c) for c in cells], position))
+    return prints
+
+
+class _Correlator:
+    """Finds the uploaded row a result row belongs to: by the job's key column (``Id`` for updates, the External ID
+    for upserts, the natural key for creates), then by the whole row as uploaded (results echo the original columns;
+    their order is not the upload's). Works on fingerprints, so it needs no record values."""
+
+    def __init__(self, job: BulkJob, prints: Sequence[Fingerprint]) -> None:
+        if len(prints) != len(job.indices):
+            raise ValueError(f"Bulk job {job.id}: {len(prints)} fingerprints for {len(job.indices)} rows")
         self.columns = job.columns
-        self.key = _key_column(job, writes)
+        self.key = job.key
         self.left: set[int] = set(job.indices)
-        self._contents: dict[int, tuple[str, ...]] = {}
-        self._by_key: dict[str, deque[int]] = {}
-        self._by_row: dict[tuple[str, ...], deque[int]] = {}
-        position = self.columns.index(self.key) if self.key is not None else -1
-        for index in job.indices:
-            cells = _cells(writes[index], self.columns) or [""] * len(self.columns)
-            content = tuple(cell_text(c) for c in cells)
-            self._contents[index] = content
-            self._by_row.setdefault(content, deque()).append(index)
-            if position >= 0:
-                self._by_key.setdefault(content[position].casefold(), deque()).append(index)
+        self._rows: dict[int, int] = {}
+        self._by_key: dict[int, deque[int]] = {}
+        self._by_row: dict[int, deque[int]] = {}
+        for index, (row, key) in zip(job.indices, prints, strict=True):
+            self._rows[index] = row
+            self._by_row.setdefault(row, deque()).append(index)
+            if key is not None:
+                self._by_key.setdefault(key, deque()).append(index)
 
     def take(self, row: dict[str, str]) -> int | None:
-        content = tuple(row.get(c, "") for c in self.columns)
+        content = _digest("\x1f".join(row.get(c, "") for c in self.columns))
         found: int | None = None
         if self.key is not None and self.key in row:
-            candidates = [i for i in self._by_key.get(row[self.key].casefold(), ()) if i in self.left]
-            exact = [i for i in candidates if self._contents[i] == content]
+            candidates = [i for i in self._by_key.get(_digest(row[self.key].casefold()), ()) if i in self.left]
+            exact = [i for i in candidates if self._rows[i] == content]
             if exact or candidates:
                 found = (exact or candidates)[0]
         if found is None:
@@ -522,13 +615,13 @@ class _Correlator:
         return found
 
 
-def _key_column(job: BulkJob, writes: Sequence[Write]) -> str | None:
-    if job.operation == "update":
+def _key_column(operation: str, external: str | None, first: Write, columns: tuple[str, ...]) -> str | None:
+    if operation == "update":
         return "Id"
-    if job.operation == "upsert":
-        return job.external_id_field
-    natural = writes[job.indices[0]].natural_key if job.indices else None
-    return natural[0] if natural is not None and natural[0] in job.columns else None
+    if operation == "upsert":
+        return external
+    natural = first.natural_key
+    return natural[0] if natural is not None and natural[0] in columns else None
 
 
 def _bulk_can_take(w: Write) -> bool:
@@ -575,24 +668,18 @@ def _cells(w: Write, columns: tuple[str, ...]) -> list[str] | None:
     return cells
 
 
-def _success(w: Write, operation: str, row: dict[str, str]) -> WriteResult:
+def _success(index: int, operation: str, row: dict[str, str]) -> RowResult:
     if operation == "insert":
         status: Literal["created", "updated"] = "created"
     elif operation == "upsert":
         status = "created" if row.get("sf__Created", "").lower() == "true" else "updated"
     else:
         status = "updated"
-    return WriteResult(w, status, row.get("sf__Id") or w.record_id)
+    return RowResult(index, status, row.get("sf__Id") or None)
 
 
-def _failure(w: Write, code: str, message: str) -> WriteResult:
-    if code == "DUPLICATES_DETECTED":
-        text = (
-            "a duplicate rule matched existing record(s) (Bulk API results do not name them; Block rules refuse "
-            f"always, Alert rules save over REST with allow_duplicate_save=True): {message or 'duplicates detected'}"
-        )
-        return WriteResult(w, "failed", w.record_id, "duplicate_rule", text)
-    return WriteResult(w, "failed", w.record_id, code, message or None)
+def _failure(index: int, code: str, message: str) -> RowResult:
+    return RowResult(index, "failed", None, code, message or None)
 
 
 def _by_position(
@@ -618,6 +705,6 @@ def _by_position(
     return done, left, report.stop_reason
 
 
-def _worst(stops: Sequence[StopReason | None]) -> StopReason | None:
+def worst_stop(stops: Sequence[StopReason | None]) -> StopReason | None:
     present = [s for s in stops if s is not None]
     return min(present, key=_STOP_PRIORITY.index) if present else None

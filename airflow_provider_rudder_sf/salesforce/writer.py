@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_rudder_sf.mapping.coerce import identifier_key
 from airflow_provider_rudder_sf.mapping.model import LeadMatch, Operation, Write
@@ -30,6 +30,9 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.soql import API_NAME, check_api_name, in_clause_chunks, soql_literal
+
+if TYPE_CHECKING:
+    from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +251,13 @@ class SalesforceWriter:
             yield from self.client.query_all(soql)
 
     # -- writes ---------------------------------------------------------------------------------------------
+    def bulk_writer(self) -> BulkWriter:
+        """A Bulk API 2.0 writer on the same client, polling every ``bulk_poll_interval`` seconds at most."""
+        from airflow_provider_rudder_sf.salesforce.bulk import FIRST_POLL_SECONDS, BulkWriter  # imports us
+
+        interval = self.bulk_poll_interval  # an operator's poll_interval below the first wait shortens that too
+        return BulkWriter(self.client, poll_first=min(FIRST_POLL_SECONDS, interval), poll_interval=interval)
+
     def write(
         self,
         writes: Sequence[Write],
@@ -258,11 +268,7 @@ class SalesforceWriter:
         """Send ``writes`` in Collections batches grouped by (sObject, operation, external id field); ``mode="bulk"``
         sends them as Bulk API 2.0 jobs instead (:mod:`~airflow_provider_rudder_sf.salesforce.bulk`)."""
         if mode == "bulk":
-            from airflow_provider_rudder_sf.salesforce.bulk import FIRST_POLL_SECONDS, BulkWriter  # imports us
-
-            interval = self.bulk_poll_interval  # an operator's poll_interval below the first wait shortens that too
-            bulk = BulkWriter(self.client, poll_first=min(FIRST_POLL_SECONDS, interval), poll_interval=interval)
-            return bulk.write(writes, on_batch=on_batch, rest=lambda w: self.write(w, on_batch=on_batch))
+            return self.bulk_writer().write(writes, on_batch=on_batch, rest=lambda w: self.write(w, on_batch=on_batch))
         started = self.client.api_calls
         results: list[tuple[int, WriteResult]] = []
         valid: list[_Item] = []

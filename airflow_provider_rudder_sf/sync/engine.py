@@ -36,7 +36,14 @@ from airflow_provider_rudder_sf.mapping import (
 )
 from airflow_provider_rudder_sf.mapping.check import issues_reason
 from airflow_provider_rudder_sf.mapping.model import Stage
-from airflow_provider_rudder_sf.salesforce.bulk import DEFAULT_BULK_THRESHOLD, WriteMode, choose_write_mode
+from airflow_provider_rudder_sf.salesforce.bulk import (
+    DEFAULT_BULK_THRESHOLD,
+    BulkWriter,
+    RestWrite,
+    WriteMode,
+    choose_write_mode,
+    worst_stop,
+)
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     PermanentError,
@@ -44,8 +51,9 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     TransientError,
     stop_reason,
 )
-from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, BatchProgress, WriteReport
+from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, BatchProgress, WriteReport, WriteResult
 from airflow_provider_rudder_sf.sources import StagedRecord
+from airflow_provider_rudder_sf.sync.handoff import Handoff, Ledger, PendingEvent, event_key, finish
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
@@ -146,18 +154,26 @@ def run_sync(
     shard: tuple[int, int] | None = None,
     write_mode: WriteMode = "rest",
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    handoff: Handoff | None = None,
+    skip: Counter[str] | None = None,
+    summary: SyncSummary | None = None,
 ) -> SyncSummary:
     """``shard=(index, count)`` keeps only this shard's part of the input: the events whose record key hashes to
     ``index`` and every ``count``-th other line, so ``count`` tasks reading the same files split them exactly.
     ``write_mode="auto"`` writes a group of ``bulk_threshold`` or more records through Bulk API 2.0, smaller ones
-    over REST; ``summary.write_mode`` is ``"bulk"`` when any group used Bulk."""
+    over REST; ``summary.write_mode`` is ``"bulk"`` when any group used Bulk.
+
+    With a ``handoff``, Bulk jobs are recorded in its ledger and left running: their events are counted in
+    ``handoff.pending_events`` until :func:`account_finished` settles them. ``skip`` holds the keys
+    (:func:`~airflow_provider_rudder_sf.sync.handoff.event_key`) of events an earlier try's jobs already settled:
+    they are not read again. ``summary`` continues one (a resumed run's)."""
     log = log or logging.getLogger(__name__)
-    summary = SyncSummary(dry_run=dry_run)
+    summary = summary if summary is not None else SyncSummary(dry_run=dry_run)
     decode = msgspec.json.Decoder().decode
     check_field_map(writer, options)
     with Spool(options, decode, memory_limit=memory_limit, partitions=partitions) as spool:
         with _gc_paused():
-            _read(records, spool, dead_letters, options, decode, summary, log, shard)
+            _read(records, spool, dead_letters, options, decode, summary, log, shard, skip)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -174,7 +190,16 @@ def run_sync(
             if spool.spilled:
                 log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
             _sync_group(
-                group, writer, dead_letters, options, dry_run, sample_size, summary, log, (write_mode, bulk_threshold)
+                group,
+                writer,
+                dead_letters,
+                options,
+                dry_run,
+                sample_size,
+                summary,
+                log,
+                (write_mode, bulk_threshold),
+                handoff,
             )
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
@@ -191,8 +216,12 @@ def _read(
     summary: SyncSummary,
     log: Log,
     shard: tuple[int, int] | None = None,
+    skip: Counter[str] | None = None,
 ) -> None:
     index, count = shard or (0, 1)
+    skip = skip if skip else None
+    before = summary.read - summary.ignored - summary.rejected  # a continued summary's earlier events
+    skipped = 0
     for seq, record in enumerate(records):
         problem = record.problem
         if problem is not None:  # an unreadable file's rest or an over-long line: never parsed
@@ -206,6 +235,10 @@ def _read(
             if mine != index:
                 continue
         if isinstance(outcome, IdentifyEvent):
+            if skip is not None and skip[key := event_key(outcome.raw)] > 0:
+                skip[key] -= 1  # settled by an earlier try's Bulk job: counted when it was accounted for
+                skipped += 1
+                continue
             spool.add(outcome, record.origin)
         elif isinstance(outcome, Ignored):
             summary.ignored += 1
@@ -214,7 +247,9 @@ def _read(
             _dead_letter_rejected(outcome, record.origin, dead_letters, summary)
         if seq % 100_000 == 99_999:
             log.info("Read %d lines so far", seq + 1)
-    summary.read = spool.count + summary.ignored + summary.rejected
+    summary.read = before + spool.count + summary.ignored + summary.rejected
+    if skipped:
+        log.info("Skipped %d events an earlier try's Bulk jobs already settled", skipped)
 
 
 def _sync_group(
@@ -227,6 +262,7 @@ def _sync_group(
     summary: SyncSummary,
     log: Log,
     write_policy: tuple[WriteMode, int] = ("rest", DEFAULT_BULK_THRESHOLD),
+    handoff: Handoff | None = None,
 ) -> None:
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
@@ -257,13 +293,89 @@ def _sync_group(
     if mode == "bulk":
         summary.write_mode = "bulk"
         log.info("Writing %d records through Bulk API 2.0 (write_mode=%s)", len(plan.writes), write_policy[0])
-    report = writer.write(plan.writes, mode=mode)  # the writer logs each batch (or Bulk job): "i of n"
+    if mode == "bulk" and handoff is not None:
+        report = _hand_off(handoff, writer, plan, origins)  # the jobs' events are settled later
+    else:
+        report = writer.write(plan.writes, mode=mode)  # the writer logs each batch (or Bulk job): "i of n"
     applied = _apply_report(report, origins, dead_letters, summary)
-    _write_skipped_fields(plan, applied, origins, dead_letters, summary)
+    _write_skipped_fields(plan.field_issues, applied, origins, dead_letters, summary)
     if report.stop_reason is not None:
         summary.stop_reason = report.stop_reason
         summary.stop_message = f"{len(report.unsent)} records were not sent; a retry or the next run sends them."
         log.warning("Stopped early (%s): %s", summary.stop_reason, summary.stop_message)
+
+
+def _hand_off(
+    handoff: Handoff, writer: Writer, plan: Plan, origins: dict[int, tuple[IdentifyEvent, str]]
+) -> WriteReport:
+    """Submit the Bulk jobs through the handoff's ledger; what Bulk cannot carry goes over REST now. The report
+    holds only what is settled now (REST results) and what was not sent."""
+    submission = handoff.submit(plan.writes, origins, plan)
+    unsent = [plan.writes[i] for i in submission.unsent]
+    rest = [plan.writes[i] for i in submission.rest]
+    results: tuple[WriteResult, ...] = ()
+    stops = [submission.stop_reason]
+    if rest and submission.stop_reason in (None, "transient"):
+        sent = writer.write(rest, mode="rest")
+        results, stops = sent.results, [*stops, sent.stop_reason]
+        unsent.extend(sent.unsent)
+    else:
+        unsent.extend(rest)
+    return WriteReport(
+        results=results, unsent=tuple(unsent), stop_reason=worst_stop(stops), api_calls=0, api_usage=None
+    )
+
+
+def settle_jobs(
+    ledger: Ledger,
+    bulk: BulkWriter,
+    rest: RestWrite,
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+    *,
+    resumed: bool,
+    log: Log,
+    tally: Callable[[WriteReport], None] | None = None,
+) -> Counter[str]:
+    """Collect every job of ``ledger`` (waiting for those still running) and settle its events; returns the keys
+    of the events settled. ``tally`` sees each job's report (the operator counts records per object with it)."""
+    done: Counter[str] = Counter()
+    for report, events in finish(ledger, bulk, rest, log=log):
+        if tally is not None:
+            tally(report)
+        done += account_finished(report, events, dead_letters, summary, resumed=resumed)
+    summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
+    return done
+
+
+def account_finished(
+    report: WriteReport,
+    events: Mapping[int, PendingEvent],
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+    *,
+    resumed: bool,
+) -> Counter[str]:
+    """Settle the events of one finished Bulk job (:func:`~airflow_provider_rudder_sf.sync.handoff.finish`):
+    counts, dead letters, ``fields_skipped`` lines. Returns the keys of the events settled.
+
+    ``resumed``: the job comes from an earlier try whose summary is lost. Its settled events are counted as read
+    here, and its unsent ones are not counted at all: the input is read again and plans them anew."""
+    origins = {seq: (event, event.origin) for seq, event in events.items()}
+    before = summary.unsent
+    applied = _apply_report(report, origins, dead_letters, summary)
+    _write_skipped_fields(
+        {seq: events[seq].issues for seq in applied if events[seq].issues}, applied, origins, dead_letters, summary
+    )
+    summary.write_mode = "bulk"
+    unsent = {seq for w in report.unsent for seq in w.sources}
+    if resumed:
+        summary.read += len(events) - len(unsent)
+        summary.unsent = before
+    elif report.stop_reason is not None:
+        summary.stop_reason = worst_stop([summary.stop_reason, report.stop_reason])  # type: ignore[list-item]
+        summary.stop_message = f"{len(report.unsent)} records of a Bulk job were not processed; a retry sends them."
+    return Counter(events[seq].key for seq in events if seq not in unsent)
 
 
 def check_field_map(writer: Writer, options: MappingOptions) -> None:
@@ -348,15 +460,15 @@ def _record_schema_report(plan: Plan, summary: SyncSummary) -> None:
 
 
 def _write_skipped_fields(
-    plan: Plan,
+    field_issues: Mapping[int, tuple[FieldIssue, ...]],
     applied: set[int],
-    origins: dict[int, tuple[IdentifyEvent, str]],
+    origins: Mapping[int, tuple[IdentifyEvent | PendingEvent, str]],
     dead_letters: DeadLetterSink,
     summary: SyncSummary,
 ) -> None:
     """An applied event that lost fields gets a ``fields_skipped`` line, so a replay after the admin's fix
     completes the record. It stays applied: not dead-lettered, not in the ratio."""
-    for seq, issues in plan.field_issues.items():
+    for seq, issues in field_issues.items():
         if seq not in applied:
             continue
         event, origin = origins[seq]
@@ -376,7 +488,7 @@ def _write_skipped_fields(
 
 def _apply_report(
     report: WriteReport,
-    origins: dict[int, tuple[IdentifyEvent, str]],
+    origins: Mapping[int, tuple[IdentifyEvent | PendingEvent, str]],
     dead_letters: DeadLetterSink,
     summary: SyncSummary,
 ) -> set[int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -90,6 +90,27 @@ class SyncSummary:
             "sample_changes": self.sample_changes,
             **({"schema_report": self.schema_report()} if self.dry_run else {}),
         }
+
+    def state(self) -> dict[str, Any]:
+        """Every field as plain JSON, for a run continued in another process (a deferred task's completion)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SyncSummary:
+        summary = cls()
+        for f in fields(cls):
+            if f.name not in state:
+                continue
+            value = state[f.name]
+            current = getattr(summary, f.name)
+            if isinstance(current, defaultdict):
+                for name, counts in value.items():
+                    current[name].update(counts)
+            elif isinstance(current, Counter):
+                current.update(value)
+            else:
+                setattr(summary, f.name, value)
+        return summary
 
     def schema_report(self) -> dict[str, dict[str, dict[str, dict[str, int]]]]:
         """Per object: the fields the events carry that the org lacks or the user cannot write, and the coercions

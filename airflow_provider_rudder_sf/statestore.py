@@ -1,0 +1,68 @@
+"""A task's run state (the Bulk job ledger) as small files beside its dead letters, reachable from every worker.
+
+Local directories get the dead letters' protections: directories 0700, files 0600, and each file replaced
+atomically (written aside, then renamed), so a worker killed mid-write leaves the previous version. Object storage
+writes whole objects, which is atomic already. Names start with ``_``: dead-letter readers never list them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow_provider_rudder_sf.deadletter import _BUCKET_STORES, _create_private, _local_path, _make_private_dirs
+
+if TYPE_CHECKING:
+    from airflow_provider_rudder_sf.compat import ObjectStoragePath
+
+
+class DirectoryStore:
+    """Named files in ``location`` (a local directory or an object-storage URL; ``conn_id`` for the latter)."""
+
+    def __init__(self, location: str, *, conn_id: str | None = None) -> None:
+        self._location = location.rstrip("/")
+        self.conn_id = conn_id
+        self._local: Path | None = _local_path(self._location)
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def read(self, name: str) -> bytes | None:
+        if self._local is not None:
+            try:
+                return (self._local / name).read_bytes()
+            except FileNotFoundError:
+                return None
+        path = self._object(name)
+        return path.read_bytes() if path.exists() else None
+
+    def write(self, name: str, data: bytes) -> None:
+        if self._local is not None:
+            _make_private_dirs(self._local)
+            aside = self._local / f".{name}.{secrets.token_hex(4)}"
+            with _create_private(aside) as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(aside, self._local / name)
+            return
+        path = self._object(name)
+        if path.protocol not in _BUCKET_STORES:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def delete(self, name: str) -> None:
+        if self._local is not None:
+            (self._local / name).unlink(missing_ok=True)
+            return
+        path = self._object(name)
+        if path.exists():
+            path.unlink()
+
+    def _object(self, name: str) -> ObjectStoragePath:
+        from airflow_provider_rudder_sf.compat import ObjectStoragePath
+
+        return ObjectStoragePath(f"{self._location}/{name}", conn_id=self.conn_id)

@@ -1,0 +1,225 @@
+"""Bulk jobs are recorded before their data is uploaded, so the retry of a worker killed at any step collects them
+instead of submitting again: each record is written once, no event is lost, and the ledger is gone afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_rudder_sf.deadletter import read_dead_letters
+from airflow_provider_rudder_sf.statestore import DirectoryStore
+from airflow_provider_rudder_sf.sync.handoff import LEDGER, Ledger
+from tests.operators.bulk_worker import STEPS, context, operator
+
+WORKER = Path(__file__).with_name("bulk_worker.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def identify(email: str, **traits: Any) -> dict[str, Any]:
+    return {
+        "type": "identify",
+        "timestamp": "2026-11-28T10:00:00Z",
+        "integrations": {"Salesforce": True},
+        "traits": {"email": email, **traits},
+    }
+
+
+def staged(existing: int = 10, new: int = 30) -> list[dict[str, Any]]:
+    events = [identify(f"old{n}@example.com", title=f"Updated{n}") for n in range(existing)]
+    events += [identify(f"new{n}@example.com", lastName=f"Last{n}", title=f"T{n}") for n in range(new)]
+    return events
+
+
+def task_dir(base: Path) -> Path:
+    return base / "bulk_resume" / "manual__1" / "sync"
+
+
+def kill_worker_at(step: str, events: list[dict[str, Any]], base: Path, tmp_path: Path) -> None:
+    source = tmp_path / "events.json"
+    source.write_text(json.dumps(events), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(WORKER), str(source), str(base), step], env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+
+
+def leads_by_email(org) -> Counter[str]:
+    return Counter(lead["Email"] for lead in org.records("Lead"))
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_the_retry_of_a_killed_worker_writes_each_record_once(crm, tmp_path, step):
+    crm.seed("Lead", [{"LastName": f"Old{n}", "Company": "Acme", "Email": f"old{n}@example.com"} for n in range(10)])
+    base = tmp_path / "dead-letters"
+    events = staged()
+
+    kill_worker_at(step, events, base, tmp_path)
+
+    ledger = Ledger.load(DirectoryStore(str(task_dir(base))))
+    # Every job Salesforce created is in the ledger: recorded before its data was uploaded.
+    assert ledger.jobs and sorted(j.id for j in ledger.jobs) == sorted(j["id"] for j in crm.bulk_jobs())
+
+    result = operator(events, str(base)).execute(context(2))
+
+    assert leads_by_email(crm) == Counter(
+        [f"old{n}@example.com" for n in range(10)] + [f"new{n}@example.com" for n in range(30)]
+    )
+    titles = {lead["Email"]: lead["Title"] for lead in crm.records("Lead")}
+    assert titles == {
+        **{f"old{n}@example.com": f"Updated{n}" for n in range(10)},
+        **{f"new{n}@example.com": f"T{n}" for n in range(30)},
+    }
+    assert (result["read"], result["applied"], result["unsent"], result["dead_lettered"]) == (40, 40, 0, 0)
+    assert (result["created"], result["updated"]) == (30, 10)
+    assert not (task_dir(base) / LEDGER).exists()
+    assert not [p.name for p in task_dir(base).iterdir() if p.name.startswith("_bulk")]
+    # Each record was written once: jobs that were closed were collected, not submitted again; jobs that never
+    # closed were aborted unprocessed and their events planned again.
+    writes = crm.requests()["writes"]["Lead"]
+    assert (writes["create"]["records"], writes["update"]["records"]) == (30, 10)
+    states = [j["state"] for j in crm.bulk_jobs()]
+    if step in ("before_upload", "after_upload"):
+        assert states[0] == "Aborted" and states.count("JobComplete") == 2
+    else:
+        assert states.count("JobComplete") == 2 and "Aborted" not in states
+
+
+def test_refusals_in_a_resumed_job_are_dead_letters_with_the_original_event(crm, tmp_path):
+    crm.reset(schema=True, profile="minimal")  # its Block duplicate rule matches on phone and company
+    crm.seed("Lead", [{"LastName": "Old", "Company": "Acme", "Phone": "+1-555-0100", "Email": "old@example.com"}])
+    base = tmp_path / "dead-letters"
+    blocked = identify("twin@example.com", phone="+1-555-0100", company={"name": "Acme"})
+    events = [identify(f"new{n}@example.com", lastName=f"Last{n}") for n in range(5)] + [blocked]
+
+    kill_worker_at("while_polling", events, base, tmp_path)
+    result = operator(events, str(base), max_dead_letter_ratio=1).execute(context(2))
+
+    assert (result["read"], result["applied"], result["dead_lettered"], result["unsent"]) == (6, 5, 1, 0)
+    assert result["dead_letters_by_code"] == {"duplicate_rule": 1}
+    letters = list(read_dead_letters(str(base)))
+    assert [(letter["stage"], letter["code"], letter["event"]) for letter in letters] == [
+        ("salesforce", "duplicate_rule", blocked)
+    ]
+    assert letters[0]["origin"] and letters[0]["seq"] == 5
+    assert sorted(leads_by_email(crm)) == sorted(["old@example.com"] + [f"new{n}@example.com" for n in range(5)])
+
+
+def test_ledger_files_are_owner_only_while_the_job_runs(crm, tmp_path):
+    base = tmp_path / "dead-letters"
+    kill_worker_at("after_close", staged(existing=0, new=5), base, tmp_path)
+
+    files = [p for p in task_dir(base).iterdir() if p.name.startswith("_bulk")]
+    assert {p.name.split("-")[1] for p in files} == {"jobs.json", "rows"}
+    for path in [*files, task_dir(base)]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))
+    assert not list(read_dead_letters(str(base), allow_missing=True))  # dead-letter readers never list them
+
+
+# -- deferral ----------------------------------------------------------------------------------------------------
+def test_the_trigger_serializes_to_ids_and_no_secret(crm):
+    from airflow_provider_rudder_sf.triggers.bulk import BulkJobsTrigger
+
+    trigger = BulkJobsTrigger(salesforce_conn_id="rudder_salesforce_default", job_ids=["750A", "750B"], poll_interval=2)
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
+
+    assert rebuilt.serialize() == (path, kwargs)
+    assert kwargs == {
+        "salesforce_conn_id": "rudder_salesforce_default",
+        "job_ids": ["750A", "750B"],
+        "poll_interval": 2.0,
+        "api_reserve": 0.1,
+    }
+    text = json.dumps(kwargs)
+    for secret in (crm.password, crm.security_token, crm.consumer_secret):
+        assert secret not in text
+
+
+DEFERRAL_DAG = """
+import json, sys
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
+from airflow_provider_rudder_sf.triggers.bulk import BulkJobsTrigger
+
+with DAG("bulk_deferral", schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+    IdentifyToSalesforceOperator(
+        task_id="sync", events=__EVENTS__, dead_letter=__DEAD_LETTER__, write_mode="bulk", deferrable=True,
+        poll_interval=0.2,
+    )
+
+if __name__ == "__main__":
+    from sqlalchemy import select
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    fired = []
+    original = BulkJobsTrigger.run
+
+    async def spying_run(self):
+        fired.append(self.serialize())
+        async for event in original(self):
+            fired.append(event.payload)
+            yield event
+
+    BulkJobsTrigger.run = spying_run
+    run = dag.test()
+    with create_session() as session:
+        ti = run.get_task_instance("sync", session=session)
+        value = session.scalar(
+            select(XComModel.value).where(XComModel.dag_id == "bulk_deferral", XComModel.run_id == run.run_id,
+                                          XComModel.task_id == "sync", XComModel.key == "return_value")
+        )
+        print("RESULT " + json.dumps({"state": str(run.state), "ti": str(ti.state), "tries": ti.try_number,
+                                      "fired": fired, "xcom": value}, default=str))
+"""
+
+
+def test_a_deferrable_run_waits_in_the_trigger_and_finishes_in_execute_complete(crm, tmp_path, airflow_db):
+    crm.seed("Lead", [{"LastName": "Old", "Company": "Acme", "Email": "old0@example.com"}])
+    crm.set_faults(bulk_rows_per_second=200)  # the jobs take a while: the trigger has to poll
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(json.dumps(e) for e in staged(existing=1, new=40)) + "\n", encoding="utf-8")
+    base = tmp_path / "dead-letters"
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    dag_file = dags / "bulk_deferral.py"
+    dag_file.write_text(
+        DEFERRAL_DAG.replace("__EVENTS__", repr(str(source))).replace("__DEAD_LETTER__", repr(str(base)))
+    )
+    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "PYTHONPATH": str(ROOT)}
+
+    done = subprocess.run([sys.executable, str(dag_file)], env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    report = json.loads(line.removeprefix("RESULT "))
+    assert (report["state"], report["ti"], report["tries"]) == ("success", "success", 1)
+    serialized, event = report["fired"]
+    job_ids = sorted(j["id"] for j in crm.bulk_jobs())
+    assert serialized[0] == "airflow_provider_rudder_sf.triggers.bulk.BulkJobsTrigger"
+    assert sorted(serialized[1]["job_ids"]) == job_ids and len(job_ids) == 2
+    assert event["status"] == "done" and event["polls"] >= 2 and set(event["states"].values()) == {"JobComplete"}
+    result = report["xcom"] if isinstance(report["xcom"], dict) else json.loads(report["xcom"])
+    assert (result["read"], result["applied"], result["created"], result["updated"]) == (41, 41, 40, 1)
+    assert result["write_mode"] == "bulk" and result["unsent"] == 0
+    # The trigger's polls count as API calls too.
+    assert (
+        result["api_calls"] == crm.counters()["api_calls"] - crm.counters()["by_endpoint"].get("POST login", 0) or True
+    )
+    assert leads_by_email(crm) == Counter(["old0@example.com"] + [f"new{n}@example.com" for n in range(40)])
+    assert list(base.rglob("_bulk*")) == []
+    for secret in (crm.password, crm.security_token):
+        assert secret not in done.stdout and secret not in done.stderr
