@@ -307,3 +307,19 @@ def test_match_records_on_a_field_of_unknown_type_stays_on_in(salesforce_emulato
     assert writer.match_records("Account", "AccountNumber", ["a-1"]) == {"s:a-1": (account,)}
     assert [(p.strategy, p.reason) for p in writer.lookups] == [("in", "field type not exportable")]
     assert endpoints(salesforce_emulator) == {"GET query": 1}
+
+
+def test_an_export_rides_out_transient_failures_while_polling_and_paging(salesforce_emulator, make_client, sleeps):
+    emails = [f"t{n:02d}@example.com" for n in range(30)]
+    salesforce_emulator.seed("Lead", [_lead(e) for e in emails])
+    salesforce_emulator.set_faults(fail_every_nth=2)  # every other request answers 503 SERVER_UNAVAILABLE
+    client = make_client(api_reserve=0)
+    writer = make_writer(client, lookup_strategy="export", export_page_size=4)
+    found = writer.lookup_leads(emails)
+
+    assert set(found) == set(emails) and all(len(m) == 1 for m in found.values())
+    counters = salesforce_emulator.counters()
+    refused = counters["injected_faults"]["server_unavailable"]
+    assert refused >= 8  # 8 pages: every one of them was refused once first
+    assert len(sleeps) == refused  # the client's back-off (not the poll schedule) waited before each resend
+    assert client.api_calls == counters["api_calls"] + refused  # every try is counted
