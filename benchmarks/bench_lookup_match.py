@@ -34,7 +34,7 @@ def main() -> None:
             login_url=emulator.base_url,
             ca_bundle=emulator.ca_path,
         )
-        writer = SalesforceWriter(SalesforceClient(settings, api_reserve=0.0))
+        writer = SalesforceWriter(SalesforceClient(settings, api_reserve=0.0), lookup_strategy="in")  # IN chunks
         started = time.perf_counter()
         found = writer.lookup_leads(emails)
         lookup = time.perf_counter() - started

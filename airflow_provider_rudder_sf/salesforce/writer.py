@@ -9,6 +9,7 @@ failure is reconciled by natural key before creates are resent, and a spent API 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +30,18 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     classify,
     stop_reason,
 )
+from airflow_provider_rudder_sf.salesforce.export import (
+    DEFAULT_PAGE_SIZE,
+    EXPORT_MIN_CALLS,
+    FIRST_POLL_SECONDS,
+    LOOKUP_STRATEGIES,
+    BulkQuery,
+    LookupPlan,
+    LookupStrategy,
+    QueryJobFailed,
+    choose_strategy,
+    estimate_export_calls,
+)
 from airflow_provider_rudder_sf.salesforce.soql import API_NAME, check_api_name, in_clause_chunks, soql_literal
 
 if TYPE_CHECKING:
@@ -37,7 +50,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_COLLECTION_SIZE = 200
-LEAD_FIELDS = "Id, Email, IsConverted, ConvertedContactId"
+LEAD_COLUMNS = ("Id", "Email", "IsConverted", "ConvertedContactId")
+LEAD_FIELDS = ", ".join(LEAD_COLUMNS)
+# Field types whose Bulk CSV text is the REST value (numbers are compared as numbers in any spelling).
+_EXPORTABLE_TYPES = frozenset({"id", "reference", "string", "email", "phone", "url", "picklist", "combobox"})
 DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 # Salesforce spells the key both ways in duplicate-rule errors (REST single-record answers use the misspelling).
 _DUPLICATE_RESULT_KEYS = ("duplicateResult", "duplicateResut")
@@ -130,7 +146,15 @@ class SalesforceWriter:
         lookup_chunk_bytes: int = 10_000,
         allow_duplicate_save: bool = False,
         bulk_poll_interval: float = 15.0,
+        lookup_strategy: LookupStrategy = "auto",
+        export_page_size: int = DEFAULT_PAGE_SIZE,
+        export_min_calls: int = EXPORT_MIN_CALLS,
+        export_sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if lookup_strategy not in LOOKUP_STRATEGIES:
+            raise ValueError(f"lookup_strategy must be one of {LOOKUP_STRATEGIES}, got {lookup_strategy!r}")
+        if export_page_size < 1 or export_min_calls < 0:
+            raise ValueError("export_page_size must be positive and export_min_calls not negative")
         if not 1 <= batch_size <= MAX_COLLECTION_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_COLLECTION_SIZE}, got {batch_size}")
         if not 1_000 <= lookup_chunk_bytes <= 16_000:
@@ -140,6 +164,12 @@ class SalesforceWriter:
         self.lookup_chunk_bytes = lookup_chunk_bytes
         self.allow_duplicate_save = allow_duplicate_save
         self.bulk_poll_interval = bulk_poll_interval
+        self.lookup_strategy = lookup_strategy
+        self.export_page_size = export_page_size
+        self.export_min_calls = export_min_calls
+        self._export_sleep = export_sleep
+        self.lookups: list[LookupPlan] = []  # every look-up's strategy and figures, in order
+        self.export_polls = 0  # query-job state polls sent by export look-ups
         self._schemas: dict[str, ObjectSchema | None] = {}
         self.describe_calls = 0
 
@@ -181,12 +211,16 @@ class SalesforceWriter:
         return self.client.api_calls
 
     # -- look-ups -------------------------------------------------------------------------------------------
+    # Two strategies give the same answers: SOQL ``IN`` requests of a few hundred values each, or one Bulk API 2.0
+    # query job reading the needed columns of every row whose key is set (:mod:`.export`), filtered here. ``auto``
+    # counts the rows (one ``COUNT()``) only when the ``IN`` requests would be more than ``export_min_calls``, and
+    # takes the cheaper in API calls. A query job that fails falls back to ``IN``.
     def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]:
         """Leads by e-mail, case-insensitively: lower-cased e-mail → matches; e-mails not found are absent."""
         wanted = _unique_lower(e.lower() for e in emails if e)
         asked = set(wanted)  # a set: the membership check runs once per record found
         found: dict[str, list[LeadMatch]] = {}
-        for record in self._select_in(LEAD_FIELDS, "Lead", "Email", wanted):
+        for record in self._lookup(LEAD_COLUMNS, "Lead", "Email", wanted, booleans=frozenset({"IsConverted"})):
             email = str(record.get("Email") or "").lower()
             if email in asked:
                 match = LeadMatch(
@@ -227,13 +261,100 @@ class SalesforceWriter:
             if key is not None and key not in literals:
                 literals[key] = key[2:] if numeric else soql_literal(str(value) if type(value) is str else key[2:])
         found: dict[str, list[str]] = {}
-        select = "Id" if field == "Id" else f"Id, {field}"
-        for record in self._select_in(select, sobject, field, list(literals.values()), quoted=True):
+        columns = ("Id",) if field == "Id" else ("Id", field)
+        # A CSV cell reads as the REST value only for text and numbers (dates, times and booleans are spelt
+        # differently), and only a described field's type is known: any other field is looked up with IN.
+        exportable = spec is not None and (numeric or spec.type in _EXPORTABLE_TYPES)
+        records = self._lookup(columns, sobject, field, list(literals.values()), quoted=True, exportable=exportable)
+        for record in records:
             key = identifier_key(record.get(field), numeric=numeric)
             if key in literals:
                 found.setdefault(key, []).append(str(record["Id"]))
         log.info("%s look-up by %s: %d value(s) asked, %d found", sobject, field, len(literals), len(found))
         return {key: tuple(ids) for key, ids in found.items()}
+
+    def _lookup(
+        self,
+        columns: tuple[str, ...],
+        sobject: str,
+        field: str,
+        values: Sequence[str],
+        *,
+        quoted: bool = False,
+        booleans: frozenset[str] = frozenset(),
+        exportable: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Records (``columns``, REST-shaped) that may match ``values``, by the cheaper strategy; the caller keeps
+        those that do. ``quoted``: ``values`` are SOQL literals already; ``booleans``: columns to read as such."""
+        if not values:
+            return
+        select = ", ".join(columns)
+        chunks = self._in_chunks(select, sobject, field, values, quoted=quoted)
+        plan = self._plan(sobject, field, len(values), len(chunks), exportable)
+        if plan.strategy == "export":
+            query = self._bulk_query()
+            rows: Iterator[dict[str, str]] | None = None
+            try:
+                rows = query.run(f"SELECT {select} FROM {sobject} WHERE {field} != null")
+            except QueryJobFailed as exc:
+                log.warning("The %s export failed (%s); looking the values up with IN instead", sobject, exc.code)
+            finally:
+                self.export_polls += query.polls  # every poll happens before the first row
+            if rows is not None:
+                for row in rows:
+                    yield _csv_record(row, columns, booleans)
+                log.info("%s export: %d row(s) read in %d page(s)", sobject, query.rows_read, query.pages)
+                return
+        yield from self._query_chunks(select, sobject, field, chunks, quoted=quoted)
+
+    def _plan(self, sobject: str, field: str, values: int, in_calls: int, exportable: bool) -> LookupPlan:
+        """Pick the strategy of one look-up (at most one ``COUNT()`` call) and log it with its figures."""
+        if self.lookup_strategy == "in" or not exportable:
+            why = "forced" if self.lookup_strategy == "in" else "field type not exportable"
+            plan = LookupPlan(sobject, field, values, "in", in_calls, reason=why)
+        elif self.lookup_strategy == "export":
+            plan = LookupPlan(sobject, field, values, "export", in_calls, reason="forced")
+        elif in_calls <= self.export_min_calls:
+            plan = LookupPlan(
+                sobject, field, values, "in", in_calls, reason=f"at most {self.export_min_calls} IN requests"
+            )
+        else:
+            counted = self.client.query(f"SELECT COUNT() FROM {sobject} WHERE {field} != null")
+            rows = int(counted.get("totalSize") or 0)
+            estimate = estimate_export_calls(rows, self.export_page_size)
+            chosen = choose_strategy(in_calls, rows, self.export_page_size)
+            plan = LookupPlan(sobject, field, values, chosen, in_calls, rows, estimate, reason="fewer calls")
+        self.lookups.append(plan)
+        log.info("%s", plan.describe())
+        return plan
+
+    def _bulk_query(self) -> BulkQuery:
+        interval = self.bulk_poll_interval
+        return BulkQuery(
+            self.client,
+            page_size=self.export_page_size,
+            poll_first=min(FIRST_POLL_SECONDS, interval),
+            poll_interval=interval,
+            sleep=self._export_sleep,
+        )
+
+    def _in_chunks(
+        self, select: str, sobject: str, field: str, values: Sequence[str], *, quoted: bool = False
+    ) -> list[list[str]]:
+        head = f"SELECT {select} FROM {sobject} WHERE {field} IN ("
+        base = self.client.query_url_length(head + ")")
+        literal = (lambda v: v) if quoted else soql_literal
+        return list(in_clause_chunks(values, base_length=base, max_length=self.lookup_chunk_bytes, literal=literal))
+
+    def _query_chunks(
+        self, select: str, sobject: str, field: str, chunks: list[list[str]], *, quoted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        literal = (lambda v: v) if quoted else soql_literal
+        head = f"SELECT {select} FROM {sobject} WHERE {field} IN ("
+        log.info("Querying %s by %s: %d value(s) in %d request(s)", sobject, field, sum(map(len, chunks)), len(chunks))
+        for chunk in chunks:
+            soql = head + ",".join(literal(v) for v in chunk) + ")"
+            yield from self.client.query_all(soql)
 
     def _select_in(
         self, select: str, sobject: str, field: str, values: Sequence[str], *, quoted: bool = False
@@ -241,14 +362,8 @@ class SalesforceWriter:
         """``quoted``: ``values`` are SOQL literals already (numbers, or escaped strings); else strings to quote."""
         if not values:
             return
-        head = f"SELECT {select} FROM {sobject} WHERE {field} IN ("
-        base = self.client.query_url_length(head + ")")
-        literal = (lambda v: v) if quoted else soql_literal
-        chunks = list(in_clause_chunks(values, base_length=base, max_length=self.lookup_chunk_bytes, literal=literal))
-        log.info("Querying %s by %s: %d value(s) in %d request(s)", sobject, field, len(values), len(chunks))
-        for chunk in chunks:
-            soql = head + ",".join(literal(v) for v in chunk) + ")"
-            yield from self.client.query_all(soql)
+        chunks = self._in_chunks(select, sobject, field, values, quoted=quoted)
+        yield from self._query_chunks(select, sobject, field, chunks, quoted=quoted)
 
     # -- writes ---------------------------------------------------------------------------------------------
     def bulk_writer(self) -> BulkWriter:
@@ -538,3 +653,17 @@ def _unique_lower(values: Iterable[str]) -> list[str]:
             seen.add(key)
             out.append(value)
     return out
+
+
+def _csv_record(row: dict[str, str], columns: tuple[str, ...], booleans: frozenset[str]) -> dict[str, Any]:
+    """A query job's CSV row (lower-cased header keys, ``""`` for null) in the shape a REST query gives it."""
+    record: dict[str, Any] = {}
+    for name in columns:
+        cell = row.get(name.lower(), "")
+        if cell == "":
+            record[name] = None
+        elif name in booleans:
+            record[name] = cell.lower() == "true"
+        else:
+            record[name] = cell
+    return record
