@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from airflow_provider_rudder_sf.deadletter import _BUCKET_STORES, _create_private, _local_path, _make_private_dirs
 
@@ -40,19 +42,48 @@ class DirectoryStore:
         return path.read_bytes() if path.exists() else None
 
     def write(self, name: str, data: bytes) -> None:
+        with self.open_write(name) as handle:
+            handle.write(data)
+
+    @contextmanager
+    def open_write(self, name: str) -> Iterator[IO[bytes]]:
+        """A file to stream into; it replaces ``name`` only once the block ends without an error."""
         if self._local is not None:
             _make_private_dirs(self._local)
             aside = self._local / f".{name}.{secrets.token_hex(4)}"
-            with _create_private(aside) as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(aside, self._local / name)
+            try:
+                with _create_private(aside) as handle:
+                    yield handle
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(aside, self._local / name)
+            finally:
+                aside.unlink(missing_ok=True)
             return
         path = self._object(name)
         if path.protocol not in _BUCKET_STORES:
             path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        with path.open("wb") as stream:  # type: ignore[no-untyped-call]
+            yield stream
+
+    @contextmanager
+    def open_read(self, name: str) -> Iterator[IO[bytes] | None]:
+        """The file to stream from, or None when there is none."""
+        if self._local is not None:
+            try:
+                handle = (self._local / name).open("rb")
+            except FileNotFoundError:
+                yield None
+                return
+            with handle:
+                yield handle
+            return
+        path = self._object(name)
+        if not path.exists():
+            yield None
+            return
+        with path.open("rb") as stream:  # type: ignore[no-untyped-call]
+            yield stream
 
     def delete(self, name: str) -> None:
         if self._local is not None:

@@ -19,8 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -66,7 +65,7 @@ DEFAULT_BULK_THRESHOLD = 10_000
 # One upload may hold 150 MB once Salesforce has base64-encoded it, which leaves 100 MB of raw CSV (note §3.7).
 MAX_UPLOAD_BYTES = 100_000_000
 TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
-_OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert"}
+BULK_OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert"}
 FIRST_POLL_SECONDS = 1.0  # the first wait before a job's state is read; doubled up to poll_interval
 _STOP_PRIORITY: tuple[StopReason, ...] = ("request_limit", "api_reserve", "session_expired", "transient")
 
@@ -254,7 +253,7 @@ class BulkWriter:
         groups: dict[tuple[str, str, str | None], list[int]] = {}
         rest: list[int] = []
         for index, w in enumerate(writes):
-            if _bulk_can_take(w):
+            if bulk_can_take(w):
                 groups.setdefault((w.sobject, w.operation, w.external_id_field), []).append(index)
             else:
                 rest.append(index)
@@ -264,15 +263,15 @@ class BulkWriter:
         if groups:
             self.client.sf  # noqa: B018 - a first login that fails raises here, before anything is sent
         for (sobject, operation, external), members in groups.items():
-            columns = _columns(operation, (writes[i] for i in members))
-            key = _key_column(operation, external, writes[members[0]], columns)
-            draft = BulkJob("", sobject, _OPERATIONS[operation], external, columns, (), "Open", key)
+            columns = record_columns(operation, (writes[i] for i in members))
+            key = key_column(operation, external, writes[members[0]], columns)
+            draft = BulkJob("", sobject, BULK_OPERATIONS[operation], external, columns, (), "Open", key)
             for chunk, body, prints in self._chunks(writes, members, draft, rest):
                 if stop is not None:
                     unsent.extend(chunk)
                     continue
                 try:
-                    job = self._open(replace(draft, indices=tuple(chunk)), body, prints, on_job)
+                    job = self.open_job(replace(draft, indices=tuple(chunk)), body, prints, on_job)
                 except PermanentError as exc:
                     log.warning(
                         "Bulk API refused a %s %s job (%s); sending its %d record(s) over REST",
@@ -303,7 +302,7 @@ class BulkWriter:
         lines: list[bytes] = []
         size = len(header)
         for index in members:
-            cells = _cells(writes[index], columns)
+            cells = row_cells(writes[index], columns)
             if cells is None:
                 rest.append(index)
                 continue
@@ -318,7 +317,7 @@ class BulkWriter:
         if chunk:
             yield chunk, header + b"".join(lines), prints
 
-    def _open(self, draft: BulkJob, body: bytes, prints: list[Fingerprint], on_job: JobStarted | None) -> BulkJob:
+    def open_job(self, draft: BulkJob, body: bytes, prints: list[Fingerprint], on_job: JobStarted | None) -> BulkJob:
         spec: dict[str, Any] = {
             "object": draft.sobject,
             "operation": draft.operation,
@@ -573,7 +572,7 @@ def row_fingerprints(job: BulkJob, writes: Sequence[Write]) -> list[Fingerprint]
     position = job.columns.index(job.key) if job.key is not None else -1
     prints = []
     for index in job.indices:
-        cells = _cells(writes[index], job.columns) or [""] * len(job.columns)
+        cells = row_cells(writes[index], job.columns) or [""] * len(job.columns)
         prints.append(fingerprint([cell_text(c) for c in cells], position))
     return prints
 
@@ -581,7 +580,8 @@ def row_fingerprints(job: BulkJob, writes: Sequence[Write]) -> list[Fingerprint]
 class _Correlator:
     """Finds the uploaded row a result row belongs to: by the job's key column (``Id`` for updates, the External ID
     for upserts, the natural key for creates), then by the whole row as uploaded (results echo the original columns;
-    their order is not the upload's). Works on fingerprints, so it needs no record values."""
+    their order is not the upload's). Works on fingerprints, so it needs no record values; plain dicts of ints keep
+    it small at a million rows (a digest seen twice keeps its rows in a list)."""
 
     def __init__(self, job: BulkJob, prints: Sequence[Fingerprint]) -> None:
         if len(prints) != len(job.indices):
@@ -590,24 +590,24 @@ class _Correlator:
         self.key = job.key
         self.left: set[int] = set(job.indices)
         self._rows: dict[int, int] = {}
-        self._by_key: dict[int, deque[int]] = {}
-        self._by_row: dict[int, deque[int]] = {}
+        self._by_key: dict[int, int | list[int]] = {}
+        self._by_row: dict[int, int | list[int]] = {}
         for index, (row, key) in zip(job.indices, prints, strict=True):
             self._rows[index] = row
-            self._by_row.setdefault(row, deque()).append(index)
+            _add(self._by_row, row, index)
             if key is not None:
-                self._by_key.setdefault(key, deque()).append(index)
+                _add(self._by_key, key, index)
 
     def take(self, row: dict[str, str]) -> int | None:
         content = _digest("\x1f".join(row.get(c, "") for c in self.columns))
         found: int | None = None
         if self.key is not None and self.key in row:
-            candidates = [i for i in self._by_key.get(_digest(row[self.key].casefold()), ()) if i in self.left]
+            candidates = [i for i in _get(self._by_key, _digest(row[self.key].casefold())) if i in self.left]
             exact = [i for i in candidates if self._rows[i] == content]
             if exact or candidates:
                 found = (exact or candidates)[0]
         if found is None:
-            found = next((i for i in self._by_row.get(content, ()) if i in self.left), None)
+            found = next((i for i in _get(self._by_row, content) if i in self.left), None)
         if found is None:
             log.warning("A Bulk result row matches no record that was uploaded in its job")
             return None
@@ -615,7 +615,29 @@ class _Correlator:
         return found
 
 
-def _key_column(operation: str, external: str | None, first: Write, columns: tuple[str, ...]) -> str | None:
+def _add(table: dict[int, int | list[int]], digest: int, index: int) -> None:
+    present = table.get(digest)
+    if present is None:
+        table[digest] = index
+    elif isinstance(present, list):
+        present.append(index)
+    else:
+        table[digest] = [present, index]
+
+
+def _get(table: dict[int, int | list[int]], digest: int) -> list[int]:
+    present = table.get(digest)
+    if present is None:
+        return []
+    return present if isinstance(present, list) else [present]
+
+
+def header_columns(operation: str, field_names: Iterable[str]) -> tuple[str, ...]:
+    """A job's CSV header from the field names its records set (``Id`` first for updates)."""
+    return union_columns([field_names], ("Id",) if operation == "update" else ())
+
+
+def key_column(operation: str, external: str | None, first: Write, columns: tuple[str, ...]) -> str | None:
     if operation == "update":
         return "Id"
     if operation == "upsert":
@@ -624,9 +646,9 @@ def _key_column(operation: str, external: str | None, first: Write, columns: tup
     return natural[0] if natural is not None and natural[0] in columns else None
 
 
-def _bulk_can_take(w: Write) -> bool:
+def bulk_can_take(w: Write) -> bool:
     """A write REST would refuse before sending (INVALID_WRITE) goes over REST to get exactly that answer."""
-    if w.operation not in _OPERATIONS or not API_NAME.match(w.sobject or ""):
+    if w.operation not in BULK_OPERATIONS or not API_NAME.match(w.sobject or ""):
         return False
     if any(name != "attributes" and not API_NAME.match(str(name)) for name in w.fields):
         return False
@@ -638,7 +660,7 @@ def _bulk_can_take(w: Write) -> bool:
     return True
 
 
-def _record(w: Write) -> dict[str, Any]:
+def bulk_record(w: Write) -> dict[str, Any]:
     """The record as REST would send it (without ``attributes``; an update carries its id in ``Id``)."""
     values = {k: v for k, v in w.fields.items() if k != "attributes"}
     if w.operation == "update":
@@ -648,14 +670,14 @@ def _record(w: Write) -> dict[str, Any]:
     return values
 
 
-def _columns(operation: str, writes: Iterator[Write]) -> tuple[str, ...]:
+def record_columns(operation: str, writes: Iterator[Write]) -> tuple[str, ...]:
     first = ("Id",) if operation == "update" else ()
-    return union_columns((_record(w) for w in writes), first)
+    return union_columns((bulk_record(w) for w in writes), first)
 
 
-def _cells(w: Write, columns: tuple[str, ...]) -> list[str] | None:
+def row_cells(w: Write, columns: tuple[str, ...]) -> list[str] | None:
     """The row's encoded fields in column order (an empty cell: a field this record does not set)."""
-    record = _record(w)
+    record = bulk_record(w)
     cells = []
     for name in columns:
         if name not in record:

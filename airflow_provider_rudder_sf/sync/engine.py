@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import msgspec
 
@@ -48,12 +48,21 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     PermanentError,
     SessionExpired,
+    StopReason,
     TransientError,
     stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, BatchProgress, WriteReport, WriteResult
 from airflow_provider_rudder_sf.sources import StagedRecord
-from airflow_provider_rudder_sf.sync.handoff import Handoff, Ledger, PendingEvent, event_key, finish
+from airflow_provider_rudder_sf.sync.handoff import (
+    Handoff,
+    Ledger,
+    PendingEvent,
+    event_key,
+    events_of,
+    finish,
+    write_of,
+)
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
@@ -201,6 +210,8 @@ def run_sync(
                 (write_mode, bulk_threshold),
                 handoff,
             )
+        if handoff is not None:
+            _flush(handoff, writer, dead_letters, summary, log)
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
     summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
@@ -308,22 +319,31 @@ def _sync_group(
 def _hand_off(
     handoff: Handoff, writer: Writer, plan: Plan, origins: dict[int, tuple[IdentifyEvent, str]]
 ) -> WriteReport:
-    """Submit the Bulk jobs through the handoff's ledger; what Bulk cannot carry goes over REST now. The report
-    holds only what is settled now (REST results) and what was not sent."""
-    submission = handoff.submit(plan.writes, origins, plan)
-    unsent = [plan.writes[i] for i in submission.unsent]
-    rest = [plan.writes[i] for i in submission.rest]
-    results: tuple[WriteResult, ...] = ()
-    stops = [submission.stop_reason]
-    if rest and submission.stop_reason in (None, "transient"):
-        sent = writer.write(rest, mode="rest")
-        results, stops = sent.results, [*stops, sent.stop_reason]
-        unsent.extend(sent.unsent)
-    else:
-        unsent.extend(rest)
-    return WriteReport(
-        results=results, unsent=tuple(unsent), stop_reason=worst_stop(stops), api_calls=0, api_usage=None
+    """Stage the group's Bulk-bound writes (submitted once, for all groups, by :func:`_flush`); what Bulk cannot
+    carry goes over REST now. The report holds only what REST settled and what it did not send."""
+    rest = [plan.writes[i] for i in handoff.add(plan.writes, origins, plan)]
+    if not rest:
+        return WriteReport(results=(), unsent=(), stop_reason=None, api_calls=0, api_usage=None)
+    return writer.write(rest, mode="rest")
+
+
+def _flush(handoff: Handoff, writer: Writer, dead_letters: DeadLetterSink, summary: SyncSummary, log: Log) -> None:
+    """Submit every staged write as Bulk jobs (recorded in the ledger); rows Bulk refuses go over REST now."""
+    if not handoff.pending_events:
+        return
+    flushed = handoff.flush(log)
+    log.info(
+        "Submitted %d Bulk job(s) for %d events; their results are collected when the jobs end",
+        flushed.jobs,
+        handoff.pending_events,
     )
+    if flushed.rest:
+        report = writer.write([w for w, _ in flushed.rest], mode="rest")
+        _settle_rows(_by_identity(flushed.rest, report), dead_letters, summary, resumed=False)
+        _note_stop(summary, report.stop_reason, f"{len(report.unsent)} records were not sent")
+    if flushed.unsent_events:
+        summary.unsent += flushed.unsent_events
+        _note_stop(summary, flushed.stop_reason, f"the Bulk jobs of {flushed.unsent_events} events were not submitted")
 
 
 def settle_jobs(
@@ -335,47 +355,103 @@ def settle_jobs(
     *,
     resumed: bool,
     log: Log,
-    tally: Callable[[WriteReport], None] | None = None,
+    tally: Callable[[WriteResult], None] | None = None,
 ) -> Counter[str]:
     """Collect every job of ``ledger`` (waiting for those still running) and settle its events; returns the keys
-    of the events settled. ``tally`` sees each job's report (the operator counts records per object with it)."""
+    of the events settled. ``tally`` sees each record's result (the operator counts records per object with it).
+
+    ``resumed``: the jobs come from an earlier try whose summary is lost. Their settled events are counted as read
+    here, and their unsent ones are not counted at all: the input is read again and plans them anew."""
     done: Counter[str] = Counter()
-    for report, events in finish(ledger, bulk, rest, log=log):
-        if tally is not None:
-            tally(report)
-        done += account_finished(report, events, dead_letters, summary, resumed=resumed)
+    for outcome in finish(ledger, bulk, log=log):
+        results = {r.index: r for r in outcome.rows.results}
+        by_rest = set(outcome.rows.rest)
+        settled: list[tuple[WriteResult | None, list[PendingEvent]]] = []
+        later: list[tuple[Write, list[PendingEvent]]] = []
+        for index, (_, write_data, event_data) in enumerate(outcome.lines()):
+            if index in results or index in by_rest:
+                write, events = write_of(write_data), events_of(event_data)
+                if index in results:
+                    settled.append((results[index].for_write(write), events))
+                else:
+                    later.append((write, events))
+            else:
+                settled.append((None, events_of(event_data)))
+            if len(settled) >= 10_000:
+                done += _settle_rows(settled, dead_letters, summary, resumed=resumed, tally=tally)
+                settled = []
+        done += _settle_rows(settled, dead_letters, summary, resumed=resumed, tally=tally)
+        stop: StopReason | None = "transient" if outcome.rows.unsent else None
+        if later:
+            log.info("Sending %d record(s) over REST (Bulk API 2.0 could not take them as they are)", len(later))
+            report = rest([w for w, _ in later])
+            done += _settle_rows(_by_identity(later, report), dead_letters, summary, resumed=resumed, tally=tally)
+            stop = worst_stop([stop, report.stop_reason])
+        if not resumed:
+            _note_stop(summary, stop, "records of a Bulk job were not processed")
+        summary.write_mode = "bulk"
     summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
     return done
 
 
-def account_finished(
-    report: WriteReport,
-    events: Mapping[int, PendingEvent],
+def _by_identity(
+    rows: list[tuple[Write, list[PendingEvent]]], report: WriteReport
+) -> list[tuple[WriteResult | None, list[PendingEvent]]]:
+    """REST's answers for ``rows`` (REST keeps input order: results and unsent, each in order)."""
+    answers = {id(result.write): result for result in report.results}
+    return [(answers.get(id(write)), events) for write, events in rows]
+
+
+def _settle_rows(
+    rows: Sequence[tuple[WriteResult | None, Sequence[PendingEvent]]],
     dead_letters: DeadLetterSink,
     summary: SyncSummary,
     *,
     resumed: bool,
+    tally: Callable[[WriteResult], None] | None = None,
 ) -> Counter[str]:
-    """Settle the events of one finished Bulk job (:func:`~airflow_provider_rudder_sf.sync.handoff.finish`):
-    counts, dead letters, ``fields_skipped`` lines. Returns the keys of the events settled.
+    """Count records and events as :func:`_apply_report` does, for rows of a finished Bulk job (a None result:
+    the row was not processed). Returns the keys of the events settled."""
+    done: Counter[str] = Counter()
+    for result, events in rows:
+        if result is None:
+            if not resumed:
+                summary.unsent += len(events)
+            continue
+        if tally is not None:
+            tally(result)
+        if result.status == "created":
+            summary.created += 1
+        elif result.status == "updated":
+            summary.updated += 1
+        else:
+            summary.failed += 1
+        for event in events:
+            done[event.key] += 1
+            if resumed:
+                summary.read += 1
+            if result.ok:
+                summary.applied += 1
+                if event.issues:
+                    _skipped_line(event.raw, event.origin, event.seq, event.issues, dead_letters, summary)
+                continue
+            code = result.code or "UNKNOWN_ERROR"
+            message = result.message or "Salesforce refused the record without a message."
+            extra = {"duplicates": list(result.duplicates)} if result.duplicates else None
+            reason = f"{result.write.sobject} {result.write.operation}: {message}"
+            dead_letters.write(
+                event.raw, stage="salesforce", code=code, reason=reason, origin=event.origin, seq=event.seq, extra=extra
+            )
+            summary.dead_lettered += 1
+            summary.dead_letters_by_code[code] += 1
+    return done
 
-    ``resumed``: the job comes from an earlier try whose summary is lost. Its settled events are counted as read
-    here, and its unsent ones are not counted at all: the input is read again and plans them anew."""
-    origins = {seq: (event, event.origin) for seq, event in events.items()}
-    before = summary.unsent
-    applied = _apply_report(report, origins, dead_letters, summary)
-    _write_skipped_fields(
-        {seq: events[seq].issues for seq in applied if events[seq].issues}, applied, origins, dead_letters, summary
-    )
-    summary.write_mode = "bulk"
-    unsent = {seq for w in report.unsent for seq in w.sources}
-    if resumed:
-        summary.read += len(events) - len(unsent)
-        summary.unsent = before
-    elif report.stop_reason is not None:
-        summary.stop_reason = worst_stop([summary.stop_reason, report.stop_reason])  # type: ignore[list-item]
-        summary.stop_message = f"{len(report.unsent)} records of a Bulk job were not processed; a retry sends them."
-    return Counter(events[seq].key for seq in events if seq not in unsent)
+
+def _note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
+    if stop is None:
+        return
+    summary.stop_reason = worst_stop([cast("StopReason | None", summary.stop_reason), stop])
+    summary.stop_message = f"{what}; a retry or the next run sends them."
 
 
 def check_field_map(writer: Writer, options: MappingOptions) -> None:
@@ -472,18 +548,29 @@ def _write_skipped_fields(
         if seq not in applied:
             continue
         event, origin = origins[seq]
-        dead_letters.write(
-            event.raw,
-            stage="schema",
-            code="fields_skipped",
-            reason=issues_reason(issues) + " The record was written without them.",
-            origin=origin,
-            seq=seq,
-            extra={"fields": [_issue_dict(i) for i in issues]},
-        )
-        summary.partial += 1
-        for issue in issues:
-            summary.fields_skipped[f"{issue.sobject}.{issue.field}"] += 1
+        _skipped_line(event.raw, origin, seq, issues, dead_letters, summary)
+
+
+def _skipped_line(
+    raw: object,
+    origin: str,
+    seq: int,
+    issues: tuple[FieldIssue, ...],
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+) -> None:
+    dead_letters.write(
+        raw,
+        stage="schema",
+        code="fields_skipped",
+        reason=issues_reason(issues) + " The record was written without them.",
+        origin=origin,
+        seq=seq,
+        extra={"fields": [_issue_dict(i) for i in issues]},
+    )
+    summary.partial += 1
+    for issue in issues:
+        summary.fields_skipped[f"{issue.sobject}.{issue.field}"] += 1
 
 
 def _apply_report(

@@ -17,19 +17,45 @@ deleted as soon as their job is accounted for.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
-from collections import Counter
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any, NamedTuple, Protocol
 
 import msgspec
 
 from airflow_provider_rudder_sf.mapping import FieldIssue, Plan, Write
-from airflow_provider_rudder_sf.salesforce.bulk import BulkJob, BulkSubmission, BulkWriter, Fingerprint
-from airflow_provider_rudder_sf.salesforce.errors import PermanentError
-from airflow_provider_rudder_sf.salesforce.writer import WriteReport
+from airflow_provider_rudder_sf.salesforce.bulk import (
+    BULK_OPERATIONS,
+    BulkJob,
+    BulkWriter,
+    Fingerprint,
+    JobRows,
+    bulk_can_take,
+    bulk_record,
+    fingerprint,
+    header_columns,
+    key_column,
+    row_cells,
+)
+from airflow_provider_rudder_sf.salesforce.csvcodec import cell_text, csv_line, encode_value
+from airflow_provider_rudder_sf.salesforce.errors import (
+    BudgetExhausted,
+    PermanentError,
+    SalesforceLoginError,
+    SessionExpired,
+    StopReason,
+    TransientError,
+    stop_reason,
+)
+from airflow_provider_rudder_sf.sync.spool import SPOOL_PREFIX, _host_tag, _private_parent, spool_parent
 
 LEDGER = "_bulk-jobs.json"
 SUMMARY = "_bulk-summary.json"
@@ -52,6 +78,10 @@ class LedgerStore(Protocol):
     def write(self, name: str, data: bytes) -> None: ...
 
     def delete(self, name: str) -> None: ...
+
+    def open_write(self, name: str) -> AbstractContextManager[IO[bytes]]: ...
+
+    def open_read(self, name: str) -> AbstractContextManager[IO[bytes] | None]: ...
 
 
 class PendingEvent(NamedTuple):
@@ -124,44 +154,30 @@ class Ledger:
         ]
         return cls(store, jobs)
 
-    def record(self, job: BulkJob, rows: Sequence[tuple[Write, Sequence[PendingEvent]]]) -> None:
-        """Before the upload: the job id first (an id without rows is an Open job to abort), then its rows."""
+    def record(self, job: BulkJob, rows: int, staged_rows: str) -> None:
+        """Before the upload: the job id first (an id without rows is an Open job to abort), then its rows, copied
+        from ``staged_rows`` (a gzipped file of :func:`row_line` lines, in upload order)."""
         self.jobs.append(
-            JobRecord(job.id, job.sobject, job.operation, job.external_id_field, job.columns, job.key, len(rows))
+            JobRecord(job.id, job.sobject, job.operation, job.external_id_field, job.columns, job.key, rows)
         )
         self._save_index()
-        lines = (
-            _encode([list(w), [[e.seq, e.key, e.origin, e.raw, [list(i) for i in e.issues]] for e in events]])
-            for w, events in rows
-        )
-        self.store.write(rows_name(job.id), gzip.compress(b"\n".join(lines) + b"\n", compresslevel=1))
+        with open(staged_rows, "rb") as source, self.store.open_write(rows_name(job.id)) as target:
+            shutil.copyfileobj(source, target, 1 << 20)
 
-    def rows(self, job_id: str) -> list[tuple[Write, list[PendingEvent]]] | None:
-        data = self.store.read(rows_name(job_id))
-        if data is None:
-            return None
-        rows = []
-        for line in gzip.decompress(data).splitlines():
-            if not line:
-                continue
-            w, events = msgspec.json.decode(line)
-            key, sobject, operation, record_id, fields, sources, natural, external = w
-            write = Write(
-                key,
-                sobject,
-                operation,
-                record_id,
-                fields,
-                tuple(sources),
-                tuple(natural) if natural else None,
-                external,
-            )
-            pending = [
-                PendingEvent(int(seq), str(k), str(origin), raw, tuple(FieldIssue(*i) for i in issues))
-                for seq, k, origin, raw, issues in events
-            ]
-            rows.append((write, pending))
-        return rows
+    def lines(self, job_id: str) -> Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]] | None:
+        """The job's rows in upload order: (fingerprint, write as a list, events as lists); None without a file."""
+        with self.store.open_read(rows_name(job_id)) as handle:
+            if handle is None:
+                return None
+        return self.read_lines(job_id)
+
+    def read_lines(self, job_id: str) -> Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]]:
+        with self.store.open_read(rows_name(job_id)) as handle:
+            assert handle is not None
+            with gzip.open(handle, "rb") as stream:
+                for line in stream:
+                    row, key, write, events = _decode_row(line)
+                    yield (row, key), write, events
 
     def forget(self, job_id: str) -> None:
         self.jobs = [j for j in self.jobs if j.id != job_id]
@@ -198,50 +214,204 @@ class Ledger:
         self.store.write(LEDGER, _encode({"version": _VERSION, "jobs": jobs}))
 
 
-class Handoff:
-    """Submits a group's Bulk jobs through the ledger; :func:`finish` accounts for them later."""
+def row_line(fingerprint: Fingerprint, write: list[Any], events: list[list[Any]]) -> bytes:
+    return _encode([fingerprint[0], fingerprint[1], write, events]) + b"\n"
 
-    def __init__(self, ledger: Ledger, bulk: BulkWriter) -> None:
+
+def write_of(data: list[Any]) -> Write:
+    key, sobject, operation, record_id, fields, sources, natural, external = data
+    return Write(
+        key, sobject, operation, record_id, fields, tuple(sources), tuple(natural) if natural else None, external
+    )
+
+
+def events_of(data: list[list[Any]]) -> list[PendingEvent]:
+    return [
+        PendingEvent(int(seq), str(k), str(origin), raw, tuple(FieldIssue(*i) for i in issues))
+        for seq, k, origin, raw, issues in data
+    ]
+
+
+def _event_row(seq: int, event_origin: tuple[Any, str], issues: Iterable[FieldIssue]) -> list[Any]:
+    event, origin = event_origin
+    return [seq, event_key(event.raw), origin, event.raw, [list(i) for i in issues]]
+
+
+@dataclass
+class Flushed:
+    """What :meth:`Handoff.flush` could not leave with Salesforce: rows Bulk refused (to send over REST now) and
+    the events of rows not submitted because the submission stopped."""
+
+    rest: list[tuple[Write, list[PendingEvent]]] = field(default_factory=list)
+    unsent_events: int = 0
+    stop_reason: StopReason | None = None
+    jobs: int = 0
+
+
+class Handoff:
+    """Gathers a run's Bulk-bound writes from every partition on private local disk, then submits them as the
+    fewest jobs (one per object, operation and External ID field, split at ``max_upload_bytes``), each recorded in
+    the ledger before its upload. Memory holds one upload body at most."""
+
+    def __init__(self, ledger: Ledger, bulk: BulkWriter, *, staging_parent: str | None = None) -> None:
         self.ledger = ledger
         self.bulk = bulk
+        self._parent = staging_parent
+        self._dir: str | None = None
+        self._staged: dict[tuple[str, str, str | None], tuple[str, IO[bytes]]] = {}
+        self._names: dict[tuple[str, str, str | None], dict[str, None]] = {}
+        self._first: dict[tuple[str, str, str | None], Write] = {}
         self.pending_events = 0
 
-    def submit(
-        self,
-        writes: Sequence[Write],
-        events: Mapping[int, tuple[Any, str]],
-        plan: Plan,
-    ) -> BulkSubmission:
-        """Submit ``writes`` as jobs, each recorded before its upload. ``events`` maps seq → (event, origin)."""
+    def add(self, writes: Sequence[Write], events: Mapping[int, tuple[Any, str]], plan: Plan) -> list[int]:
+        """Stage the writes Bulk can carry; returns the positions of the others (to send over REST now)."""
+        rest: list[int] = []
+        for index, w in enumerate(writes):
+            record = bulk_record(w)
+            if not bulk_can_take(w) or any(encode_value(v) is None for v in record.values()):
+                rest.append(index)
+                continue
+            key = (w.sobject, w.operation, w.external_id_field)
+            self._names.setdefault(key, {}).update(dict.fromkeys(record))
+            self._first.setdefault(key, w)
+            rows = [_event_row(seq, events[seq], plan.field_issues.get(seq, ())) for seq in w.sources]
+            self._stage(key).write(_encode([list(w), rows]) + b"\n")
+            self.pending_events += len(rows)
+        return rest
 
-        def record(job: BulkJob, _prints: Sequence[Fingerprint]) -> None:
-            rows = []
-            for index in job.indices:
-                w = writes[index]
-                rows.append((w, [_pending(seq, events[seq], plan.field_issues.get(seq, ())) for seq in w.sources]))
-            self.ledger.record(job, rows)
-            self.pending_events += sum(len(w.sources) for w, _ in rows)
+    def _stage(self, key: tuple[str, str, str | None]) -> IO[bytes]:
+        if key not in self._staged:
+            if self._dir is None:
+                parent = _private_parent(Path(self._parent) if self._parent else spool_parent())
+                self._dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-{_host_tag()}-bulk-", dir=parent)
+            path = os.path.join(self._dir, f"stage-{len(self._staged)}.jsonl")
+            self._staged[key] = (path, os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"))
+        return self._staged[key][1]
 
-        return self.bulk.submit(writes, on_job=record)
+    def flush(self, log: Any) -> Flushed:
+        """Submit everything staged; the staging files are gone afterwards, whatever happened."""
+        flushed = Flushed()
+        try:
+            for key, (path, handle) in self._staged.items():
+                handle.close()
+                self._submit_group(key, path, flushed, log)
+        finally:
+            for _, handle in self._staged.values():
+                handle.close()
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
+            self._staged, self._names, self._first, self._dir = {}, {}, {}, None
+        return flushed
+
+    def _submit_group(self, key: tuple[str, str, str | None], path: str, flushed: Flushed, log: Any) -> None:
+        sobject, operation, external = key
+        columns = header_columns(operation, self._names[key])
+        job_key = key_column(operation, external, self._first[key], columns)
+        draft = BulkJob("", sobject, BULK_OPERATIONS[operation], external, columns, (), "Open", job_key)
+        position = columns.index(job_key) if job_key is not None else -1
+        header = csv_line(columns)
+        chunk = _Chunk(f"{path}.rows.gz", header)
+        with open(path, "rb") as staged:
+            for line in staged:
+                write_data, events = msgspec.json.decode(line)
+                cells = row_cells(write_of(write_data), columns)
+                assert cells is not None  # add() kept only rows CSV can carry
+                body_line = csv_line(cells)
+                if chunk.rows and chunk.size + len(body_line) > self.bulk.max_upload_bytes:
+                    self._submit_chunk(draft, chunk, flushed, log)
+                    chunk = _Chunk(f"{path}.rows.gz", header)
+                chunk.add(fingerprint([cell_text(c) for c in cells], position), body_line, write_data, events)
+        if chunk.rows:
+            self._submit_chunk(draft, chunk, flushed, log)
+
+    def _submit_chunk(self, draft: BulkJob, chunk: _Chunk, flushed: Flushed, log: Any) -> None:
+        chunk.close()
+        try:
+            if flushed.stop_reason is not None:
+                flushed.unsent_events += chunk.events
+                return
+            job = replace(draft, indices=tuple(range(chunk.rows)))
+            try:
+                self.bulk.open_job(
+                    job,
+                    chunk.body(),
+                    chunk.prints,
+                    lambda opened, _: self.ledger.record(opened, chunk.rows, chunk.path),
+                )
+                flushed.jobs += 1
+            except PermanentError as exc:
+                log.warning(
+                    "Bulk API refused a %s %s job (%s); sending its %d record(s) over REST",
+                    draft.operation,
+                    draft.sobject,
+                    exc.code,
+                    chunk.rows,
+                )
+                flushed.rest.extend((write_of(w), events_of(e)) for _, w, e in chunk.read_back())
+            except (TransientError, BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
+                flushed.stop_reason = stop_reason(exc)
+                flushed.unsent_events += chunk.events
+                log.warning("Stopping the Bulk submission (%s): %s", flushed.stop_reason, exc)
+        finally:
+            os.unlink(chunk.path)
 
 
-def _pending(seq: int, event_origin: tuple[Any, str], issues: Iterable[FieldIssue]) -> PendingEvent:
-    event, origin = event_origin
-    return PendingEvent(seq, event_key(event.raw), origin, event.raw, tuple(issues))
+class _Chunk:
+    """One upload being built: its CSV lines in memory, its ledger rows in a private gzip file."""
+
+    def __init__(self, path: str, header: bytes) -> None:
+        self.path = path
+        self._lines = [header]
+        self.size = len(header)
+        self.prints: list[Fingerprint] = []
+        self.rows = 0
+        self.events = 0
+        self._raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
+
+    def add(self, fingerprint: Fingerprint, line: bytes, write: list[Any], events: list[list[Any]]) -> None:
+        self.prints.append(fingerprint)
+        self._lines.append(line)
+        self.size += len(line)
+        self.rows += 1
+        self.events += len(events)
+        self._file.write(row_line(fingerprint, write, events))
+
+    def close(self) -> None:
+        self._file.close()
+        self._raw.close()
+
+    def body(self) -> bytes:
+        body = b"".join(self._lines)
+        self._lines = []
+        return body
+
+    def read_back(self) -> Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]]:
+        with gzip.open(self.path, "rb") as stream:
+            for line in stream:
+                row, key, write, events = _decode_row(line)
+                yield (row, key), write, events
 
 
-def finish(
-    ledger: Ledger,
-    bulk: BulkWriter,
-    rest: Callable[[Sequence[Write]], WriteReport],
-    *,
-    wait: bool = True,
-    log: Any,
-) -> Iterator[tuple[WriteReport, dict[int, PendingEvent]]]:
-    """Collect every job of ``ledger``, one at a time, yielding its report (results and unsent writes, records
-    Bulk could not take sent over REST with ``rest``) with the events behind it; each job is forgotten once the
-    caller has accounted for it (after the ``yield``). Open jobs are aborted and forgotten, their events left for a
-    new plan. A Salesforce error while asking about a job stops here: the job stays in the ledger for the retry."""
+def _decode_row(line: bytes) -> tuple[int, int | None, list[Any], list[list[Any]]]:
+    row, key, write, events = msgspec.json.decode(line)
+    return int(row), None if key is None else int(key), write, events
+
+
+@dataclass
+class JobOutcome:
+    """One collected job: its per-row results and a way to read its rows (write, events) again, in upload order."""
+
+    record: JobRecord
+    rows: JobRows
+    lines: Callable[[], Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]]]
+
+
+def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome]:
+    """Collect every job of ``ledger`` one at a time (waiting for those still running), yielding its outcome; each
+    job is forgotten once the caller has settled it (after the ``yield``). Open jobs are aborted and forgotten,
+    their events left for a new plan. A Salesforce error while asking about a job stops here: the job stays in the
+    ledger for the retry. Memory holds the job's fingerprints and results, never all its records."""
     for record in list(ledger.jobs):
         try:
             state = str(bulk.job_info(record.id).get("state"))
@@ -249,33 +419,27 @@ def finish(
             log.warning("Bulk job %s is unknown to Salesforce (%s): its events are planned again", record.id, exc.code)
             ledger.forget(record.id)
             continue
-        rows = ledger.rows(record.id)
-        if state == "Open" or rows is None:
+        lines = ledger.lines(record.id)
+        if state == "Open" or lines is None:
             if state == "Open":
                 bulk.abort(record.id)
             log.warning(
-                "Bulk job %s was never closed (the try that submitted it ended before): aborted, its events are "
+                "Bulk job %s was never closed (the try that submitted it ended first): aborted, its events are "
                 "planned again",
                 record.id,
             )
             ledger.forget(record.id)
             continue
-        writes = [w for w, _ in rows]
-        events = {e.seq: e for _, pending in rows for e in pending}
+        prints = [fingerprint for fingerprint, _, _ in lines]
         log.info(
             "Collecting Bulk job %s (%s %d %s record(s), %s)",
             record.id,
             record.operation,
-            len(writes),
+            len(prints),
             record.sobject,
             state,
         )
-        report = bulk.write_collected(record.job(state), writes, rest=rest)
-        yield report, events
+        rows = bulk.collect_job(record.job(state), prints)
+        del prints
+        yield JobOutcome(record, rows, functools.partial(ledger.read_lines, record.id))
         ledger.forget(record.id)
-
-
-def accounted(report: WriteReport, events: Mapping[int, PendingEvent]) -> Counter[str]:
-    """The keys of the events ``report`` settled (not left unsent)."""
-    unsent = {seq for w in report.unsent for seq in w.sources}
-    return Counter(e.key for seq, e in events.items() if seq not in unsent)
