@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from airflow_provider_rudder_sf.operators.lineage import Lineage
     from airflow_provider_rudder_sf.operators.run_record import RunRecord
     from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
-    from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport, WriteResult
+    from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
     from airflow_provider_rudder_sf.sync.engine import Writer
 
 
@@ -66,10 +66,10 @@ class _CountingWriter:
 
     def tally(self, report: WriteReport) -> None:
         for result in report.results:
-            self.tally_one(result)
+            self.tally_one(result.write.sobject, result.status)
 
-    def tally_one(self, result: WriteResult) -> None:
-        self.by_object.setdefault(result.write.sobject, Counter())[result.status] += 1
+    def tally_one(self, sobject: str, status: str) -> None:
+        self.by_object.setdefault(sobject, Counter())[status] += 1
 
     def write_untallied(self, writes: Sequence[Any]) -> WriteReport:
         return self._writer.write(writes)

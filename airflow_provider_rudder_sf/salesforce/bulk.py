@@ -33,7 +33,7 @@ from airflow_provider_rudder_sf.salesforce.csvcodec import (
     cell_text,
     csv_line,
     encode_value,
-    parse_csv,
+    iter_csv,
     parse_error,
     union_columns,
 )
@@ -507,7 +507,7 @@ class BulkWriter:
                 (rows.rest if state == "Failed" else rows.unsent).extend(missing)
         return rows
 
-    def _download(self, job_id: str, kind: str) -> list[dict[str, str]]:
+    def _download(self, job_id: str, kind: str) -> Iterator[dict[str, str]]:
         path = f"jobs/ingest/{job_id}/{kind}/"
 
         def get(sf: Salesforce) -> requests.Response:
@@ -515,7 +515,7 @@ class BulkWriter:
             return call_salesforce(sf.base_url + path, "GET", sf.session, dict(sf.headers), additional_headers=headers)
 
         response = self.client.call(get, name=f"GET {path}")
-        return parse_csv(response.content)[1]
+        return iter_csv(response.content)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 NULL = "#N/A"
@@ -69,6 +69,18 @@ def parse_csv(data: bytes | str) -> tuple[list[str], list[dict[str, str]]]:
         return [], []
     header = rows[0]
     return header, [dict(zip(header, row, strict=False)) for row in rows[1:] if row]
+
+
+def iter_csv(data: bytes) -> Iterator[dict[str, str]]:
+    """A result file's rows one at a time, decoded as they are read: a million-row file never becomes a million
+    dicts (nor a second, decoded copy of itself) in memory."""
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+    header = next(reader, None)
+    if header is None:
+        return
+    for row in reader:
+        if row:
+            yield dict(zip(header, row, strict=False))
 
 
 def parse_error(text: str) -> tuple[str, str]:

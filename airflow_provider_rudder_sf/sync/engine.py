@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 import msgspec
 
@@ -61,6 +61,7 @@ from airflow_provider_rudder_sf.sync.handoff import (
     event_key,
     events_of,
     finish,
+    raw_event,
     write_of,
 )
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
@@ -182,7 +183,8 @@ def run_sync(
     check_field_map(writer, options)
     with Spool(options, decode, memory_limit=memory_limit, partitions=partitions) as spool:
         with _gc_paused():
-            _read(records, spool, dead_letters, options, decode, summary, log, shard, skip)
+            emails: set[str] | None = set() if options.allows("Lead") else None
+            _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -192,6 +194,8 @@ def run_sync(
             summary.rejected,
             f" (spilled to {spool.groups} partitions to bound memory)" if spool.spilled else "",
         )
+        prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
+        del emails
         for index, group in enumerate(spool.groups_of_events(), start=1):
             if summary.stop_reason is not None:
                 summary.unsent += len(group)
@@ -207,8 +211,9 @@ def run_sync(
                 sample_size,
                 summary,
                 log,
-                (write_mode, bulk_threshold),
+                (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
                 handoff,
+                prefetched,
             )
         if handoff is not None:
             _flush(handoff, writer, dead_letters, summary, log)
@@ -216,6 +221,25 @@ def run_sync(
     summary.describe_calls = writer.describe_calls
     summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
     return summary
+
+
+def _prefetch(
+    writer: Writer, emails: set[str], spool: Spool, summary: SyncSummary, log: Log
+) -> dict[str, tuple[LeadMatch, ...]] | None:
+    """One Lead look-up for every partition of a spilled run, instead of one per partition: the writer can then
+    choose an export of the object when the run's e-mails are a large share of it."""
+    try:
+        found = writer.lookup_leads(emails)
+    except (BudgetExhausted, SessionExpired, TransientError) as exc:
+        _stop(exc, 0, summary, log)  # the partitions count their events as unsent
+        return None
+    log.info(
+        "Looked up %d e-mails once for all %d partitions: %d already in Salesforce",
+        len(emails),
+        spool.groups,
+        len(found),
+    )
+    return found
 
 
 def _read(
@@ -228,7 +252,9 @@ def _read(
     log: Log,
     shard: tuple[int, int] | None = None,
     skip: Counter[str] | None = None,
+    emails: set[str] | None = None,
 ) -> None:
+    """Classify and spool the records; ``emails`` collects the e-mails the Lead look-up will need."""
     index, count = shard or (0, 1)
     skip = skip if skip else None
     before = summary.read - summary.ignored - summary.rejected  # a continued summary's earlier events
@@ -251,6 +277,8 @@ def _read(
                 skipped += 1
                 continue
             spool.add(outcome, record.origin)
+            if emails is not None and outcome.email is not None and not outcome.targets:
+                emails.add(outcome.email)
         elif isinstance(outcome, Ignored):
             summary.ignored += 1
             summary.ignored_by_reason[outcome.reason] += 1
@@ -272,16 +300,20 @@ def _sync_group(
     sample_size: int,
     summary: SyncSummary,
     log: Log,
-    write_policy: tuple[WriteMode, int] = ("rest", DEFAULT_BULK_THRESHOLD),
+    write_policy: tuple[WriteMode, int, int] = ("rest", DEFAULT_BULK_THRESHOLD, 0),
     handoff: Handoff | None = None,
+    prefetched: Mapping[str, tuple[LeadMatch, ...]] | None = None,
 ) -> None:
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
     try:
         emails = lead_emails(events, options)
-        matches = writer.lookup_leads(emails) if emails else {}
-        if emails:
-            log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
+        if prefetched is not None:
+            matches = {email: prefetched[email] for email in emails if email in prefetched}
+        else:
+            matches = writer.lookup_leads(emails) if emails else {}
+            if emails:
+                log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
         schemas = writer.schemas(_objects_to_describe(events, matches, options))
         record_matches = _match_records(events, schemas, writer, log)
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
@@ -300,10 +332,18 @@ def _sync_group(
         summary.unsent += len({seq for write in plan.writes for seq in write.sources})
         return
 
-    mode = choose_write_mode(write_policy[0], len(plan.writes), write_policy[1])
+    # A spilled run whose Bulk jobs span its partitions decides on the whole run (its eligible events), not on
+    # one partition's share of it.
+    policy, threshold, run_events = write_policy
+    mode = choose_write_mode(policy, max(len(plan.writes), run_events), threshold)
     if mode == "bulk":
         summary.write_mode = "bulk"
-        log.info("Writing %d records through Bulk API 2.0 (write_mode=%s)", len(plan.writes), write_policy[0])
+        log.info(
+            "%s %d records for Bulk API 2.0 (write_mode=%s)",
+            "Staging" if handoff is not None else "Writing",
+            len(plan.writes),
+            policy,
+        )
     if mode == "bulk" and handoff is not None:
         report = _hand_off(handoff, writer, plan, origins)  # the jobs' events are settled later
     else:
@@ -346,6 +386,22 @@ def _flush(handoff: Handoff, writer: Writer, dead_letters: DeadLetterSink, summa
         _note_stop(summary, flushed.stop_reason, f"the Bulk jobs of {flushed.unsent_events} events were not submitted")
 
 
+class _Answer(NamedTuple):
+    """What became of one record, as much as the counts and dead letters need."""
+
+    sobject: str
+    operation: str
+    status: str
+    code: str | None = None
+    message: str | None = None
+    duplicates: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, result: WriteResult) -> _Answer:
+        w = result.write
+        return cls(w.sobject, w.operation, result.status, result.code, result.message, result.duplicates)
+
+
 def settle_jobs(
     ledger: Ledger,
     bulk: BulkWriter,
@@ -355,26 +411,30 @@ def settle_jobs(
     *,
     resumed: bool,
     log: Log,
-    tally: Callable[[WriteResult], None] | None = None,
+    tally: Callable[[str, str], None] | None = None,
 ) -> Counter[str]:
     """Collect every job of ``ledger`` (waiting for those still running) and settle its events; returns the keys
-    of the events settled. ``tally`` sees each record's result (the operator counts records per object with it).
+    of the events settled. ``tally(sobject, status)`` sees each record (the operator counts them per object).
 
     ``resumed``: the jobs come from an earlier try whose summary is lost. Their settled events are counted as read
-    here, and their unsent ones are not counted at all: the input is read again and plans them anew."""
+    here, and their unsent ones are not counted at all: the input is read again and plans them anew.
+
+    Rows are read back in a stream; a record is decoded only when it failed or goes over REST."""
     done: Counter[str] = Counter()
     for outcome in finish(ledger, bulk, log=log):
         results = {r.index: r for r in outcome.rows.results}
         by_rest = set(outcome.rows.rest)
-        settled: list[tuple[WriteResult | None, list[PendingEvent]]] = []
+        settled: list[tuple[_Answer | None, list[PendingEvent]]] = []
         later: list[tuple[Write, list[PendingEvent]]] = []
+        sobject = outcome.record.sobject
         for index, (_, write_data, event_data) in enumerate(outcome.lines()):
-            if index in results or index in by_rest:
-                write, events = write_of(write_data), events_of(event_data)
-                if index in results:
-                    settled.append((results[index].for_write(write), events))
-                else:
-                    later.append((write, events))
+            result = results.get(index)
+            if result is not None and result.status != "failed":
+                settled.append((_Answer(sobject, "", result.status), events_of(event_data)))
+            elif result is not None:
+                settled.append((_Answer.of(result.for_write(write_of(write_data))), events_of(event_data)))
+            elif index in by_rest:
+                later.append((write_of(write_data), events_of(event_data)))
             else:
                 settled.append((None, events_of(event_data)))
             if len(settled) >= 10_000:
@@ -396,33 +456,33 @@ def settle_jobs(
 
 def _by_identity(
     rows: list[tuple[Write, list[PendingEvent]]], report: WriteReport
-) -> list[tuple[WriteResult | None, list[PendingEvent]]]:
-    """REST's answers for ``rows`` (REST keeps input order: results and unsent, each in order)."""
-    answers = {id(result.write): result for result in report.results}
+) -> list[tuple[_Answer | None, list[PendingEvent]]]:
+    """REST's answers for ``rows`` (a write REST did not send has none)."""
+    answers = {id(result.write): _Answer.of(result) for result in report.results}
     return [(answers.get(id(write)), events) for write, events in rows]
 
 
 def _settle_rows(
-    rows: Sequence[tuple[WriteResult | None, Sequence[PendingEvent]]],
+    rows: Sequence[tuple[_Answer | None, Sequence[PendingEvent]]],
     dead_letters: DeadLetterSink,
     summary: SyncSummary,
     *,
     resumed: bool,
-    tally: Callable[[WriteResult], None] | None = None,
+    tally: Callable[[str, str], None] | None = None,
 ) -> Counter[str]:
-    """Count records and events as :func:`_apply_report` does, for rows of a finished Bulk job (a None result:
-    the row was not processed). Returns the keys of the events settled."""
+    """Count records and events as :func:`_apply_report` does, for rows of a finished Bulk job (no answer: the
+    row was not processed). Returns the keys of the events settled."""
     done: Counter[str] = Counter()
-    for result, events in rows:
-        if result is None:
+    for answer, events in rows:
+        if answer is None:
             if not resumed:
                 summary.unsent += len(events)
             continue
         if tally is not None:
-            tally(result)
-        if result.status == "created":
+            tally(answer.sobject, answer.status)
+        if answer.status == "created":
             summary.created += 1
-        elif result.status == "updated":
+        elif answer.status == "updated":
             summary.updated += 1
         else:
             summary.failed += 1
@@ -430,17 +490,22 @@ def _settle_rows(
             done[event.key] += 1
             if resumed:
                 summary.read += 1
-            if result.ok:
+            if answer.status != "failed":
                 summary.applied += 1
                 if event.issues:
-                    _skipped_line(event.raw, event.origin, event.seq, event.issues, dead_letters, summary)
+                    _skipped_line(raw_event(event.raw), event.origin, event.seq, event.issues, dead_letters, summary)
                 continue
-            code = result.code or "UNKNOWN_ERROR"
-            message = result.message or "Salesforce refused the record without a message."
-            extra = {"duplicates": list(result.duplicates)} if result.duplicates else None
-            reason = f"{result.write.sobject} {result.write.operation}: {message}"
+            code = answer.code or "UNKNOWN_ERROR"
+            message = answer.message or "Salesforce refused the record without a message."
+            extra = {"duplicates": list(answer.duplicates)} if answer.duplicates else None
             dead_letters.write(
-                event.raw, stage="salesforce", code=code, reason=reason, origin=event.origin, seq=event.seq, extra=extra
+                raw_event(event.raw),
+                stage="salesforce",
+                code=code,
+                reason=f"{answer.sobject} {answer.operation}: {message}",
+                origin=event.origin,
+                seq=event.seq,
+                extra=extra,
             )
             summary.dead_lettered += 1
             summary.dead_letters_by_code[code] += 1

@@ -43,7 +43,6 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     fingerprint,
     header_columns,
     key_column,
-    row_cells,
 )
 from airflow_provider_rudder_sf.salesforce.csvcodec import cell_text, csv_line, encode_value
 from airflow_provider_rudder_sf.salesforce.errors import (
@@ -61,6 +60,11 @@ LEDGER = "_bulk-jobs.json"
 SUMMARY = "_bulk-summary.json"
 _VERSION = 1
 _encode = msgspec.json.Encoder(order="sorted").encode
+# Ledger rows and staged rows are decoded lazily: a record or an event is parsed only when it is needed.
+_ROW = msgspec.json.Decoder(tuple[int, int | None, msgspec.Raw, msgspec.Raw])
+_STAGED = msgspec.json.Decoder(tuple[dict[str, str], int, msgspec.Raw, msgspec.Raw])
+_EVENTS = msgspec.json.Decoder(list[tuple[int, str, str, msgspec.Raw, list[tuple[str, str, str, str]]]])
+Line = tuple[Fingerprint, msgspec.Raw, msgspec.Raw]
 
 
 def rows_name(job_id: str) -> str:
@@ -164,24 +168,27 @@ class Ledger:
         with open(staged_rows, "rb") as source, self.store.open_write(rows_name(job.id)) as target:
             shutil.copyfileobj(source, target, 1 << 20)
 
-    def lines(self, job_id: str) -> Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]] | None:
-        """The job's rows in upload order: (fingerprint, write as a list, events as lists); None without a file."""
+    def lines(self, job_id: str) -> Iterator[Line] | None:
+        """The job's rows in upload order: (fingerprint, the write, its events), the last two still encoded (see
+        :func:`write_of` and :func:`events_of`); None without a rows file."""
         with self.store.open_read(rows_name(job_id)) as handle:
             if handle is None:
                 return None
         return self.read_lines(job_id)
 
-    def read_lines(self, job_id: str) -> Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]]:
+    def read_lines(self, job_id: str) -> Iterator[Line]:
         with self.store.open_read(rows_name(job_id)) as handle:
             assert handle is not None
             with gzip.open(handle, "rb") as stream:
-                for line in stream:
-                    row, key, write, events = _decode_row(line)
-                    yield (row, key), write, events
+                yield from _read_rows(stream)
 
     def forget(self, job_id: str) -> None:
+        """The job is settled: drop it (the ledger file goes with its last job)."""
         self.jobs = [j for j in self.jobs if j.id != job_id]
-        self._save_index()
+        if self.jobs:
+            self._save_index()
+        else:
+            self.store.delete(LEDGER)
         self.store.delete(rows_name(job_id))
 
     def save_summary(self, state: Mapping[str, Any]) -> None:
@@ -214,22 +221,34 @@ class Ledger:
         self.store.write(LEDGER, _encode({"version": _VERSION, "jobs": jobs}))
 
 
-def row_line(fingerprint: Fingerprint, write: list[Any], events: list[list[Any]]) -> bytes:
-    return _encode([fingerprint[0], fingerprint[1], write, events]) + b"\n"
+def row_line(fingerprint: Fingerprint, write: msgspec.Raw, events: msgspec.Raw) -> bytes:
+    key = b"null" if fingerprint[1] is None else str(fingerprint[1]).encode()
+    return b"[" + str(fingerprint[0]).encode() + b"," + key + b"," + bytes(write) + b"," + bytes(events) + b"]\n"
 
 
-def write_of(data: list[Any]) -> Write:
-    key, sobject, operation, record_id, fields, sources, natural, external = data
+def _read_rows(stream: Iterable[bytes]) -> Iterator[Line]:
+    for line in stream:
+        row, key, write, events = _ROW.decode(line)
+        yield (row, key), write, events
+
+
+def write_of(data: msgspec.Raw) -> Write:
+    key, sobject, operation, record_id, fields, sources, natural, external = msgspec.json.decode(data)
     return Write(
         key, sobject, operation, record_id, fields, tuple(sources), tuple(natural) if natural else None, external
     )
 
 
-def events_of(data: list[list[Any]]) -> list[PendingEvent]:
+def events_of(data: msgspec.Raw) -> list[PendingEvent]:
+    """The events of a row; each event's ``raw`` stays encoded until :func:`raw_event` needs it."""
     return [
-        PendingEvent(int(seq), str(k), str(origin), raw, tuple(FieldIssue(*i) for i in issues))
-        for seq, k, origin, raw, issues in data
+        PendingEvent(seq, key, origin, raw, tuple(FieldIssue(*i) for i in issues))
+        for seq, key, origin, raw, issues in _EVENTS.decode(data)
     ]
+
+
+def raw_event(raw: object) -> object:
+    return msgspec.json.decode(raw) if isinstance(raw, msgspec.Raw) else raw
 
 
 def _event_row(seq: int, event_origin: tuple[Any, str], issues: Iterable[FieldIssue]) -> list[Any]:
@@ -267,15 +286,15 @@ class Handoff:
         """Stage the writes Bulk can carry; returns the positions of the others (to send over REST now)."""
         rest: list[int] = []
         for index, w in enumerate(writes):
-            record = bulk_record(w)
-            if not bulk_can_take(w) or any(encode_value(v) is None for v in record.values()):
+            cells = _encoded(w) if bulk_can_take(w) else None
+            if cells is None:
                 rest.append(index)
                 continue
             key = (w.sobject, w.operation, w.external_id_field)
-            self._names.setdefault(key, {}).update(dict.fromkeys(record))
+            self._names.setdefault(key, {}).update(dict.fromkeys(cells))
             self._first.setdefault(key, w)
             rows = [_event_row(seq, events[seq], plan.field_issues.get(seq, ())) for seq in w.sources]
-            self._stage(key).write(_encode([list(w), rows]) + b"\n")
+            self._stage(key).write(_encode([cells, len(rows), list(w), rows]) + b"\n")
             self.pending_events += len(rows)
         return rest
 
@@ -313,14 +332,13 @@ class Handoff:
         chunk = _Chunk(f"{path}.rows.gz", header)
         with open(path, "rb") as staged:
             for line in staged:
-                write_data, events = msgspec.json.decode(line)
-                cells = row_cells(write_of(write_data), columns)
-                assert cells is not None  # add() kept only rows CSV can carry
+                by_name, events, write, event_rows = _STAGED.decode(line)
+                cells = [by_name.get(name, "") for name in columns]
                 body_line = csv_line(cells)
                 if chunk.rows and chunk.size + len(body_line) > self.bulk.max_upload_bytes:
                     self._submit_chunk(draft, chunk, flushed, log)
                     chunk = _Chunk(f"{path}.rows.gz", header)
-                chunk.add(fingerprint([cell_text(c) for c in cells], position), body_line, write_data, events)
+                chunk.add(fingerprint([cell_text(c) for c in cells], position), body_line, write, event_rows, events)
         if chunk.rows:
             self._submit_chunk(draft, chunk, flushed, log)
 
@@ -369,12 +387,12 @@ class _Chunk:
         self._raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
 
-    def add(self, fingerprint: Fingerprint, line: bytes, write: list[Any], events: list[list[Any]]) -> None:
+    def add(self, fingerprint: Fingerprint, line: bytes, write: msgspec.Raw, events: msgspec.Raw, count: int) -> None:
         self.prints.append(fingerprint)
         self._lines.append(line)
         self.size += len(line)
         self.rows += 1
-        self.events += len(events)
+        self.events += count
         self._file.write(row_line(fingerprint, write, events))
 
     def close(self) -> None:
@@ -386,16 +404,20 @@ class _Chunk:
         self._lines = []
         return body
 
-    def read_back(self) -> Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]]:
+    def read_back(self) -> Iterator[Line]:
         with gzip.open(self.path, "rb") as stream:
-            for line in stream:
-                row, key, write, events = _decode_row(line)
-                yield (row, key), write, events
+            yield from _read_rows(stream)
 
 
-def _decode_row(line: bytes) -> tuple[int, int | None, list[Any], list[list[Any]]]:
-    row, key, write, events = msgspec.json.decode(line)
-    return int(row), None if key is None else int(key), write, events
+def _encoded(w: Write) -> dict[str, str] | None:
+    """The record's CSV cells by field name; None when CSV cannot carry one of its values."""
+    cells = {}
+    for name, value in bulk_record(w).items():
+        encoded = encode_value(value)
+        if encoded is None:
+            return None
+        cells[name] = encoded
+    return cells
 
 
 @dataclass
@@ -404,7 +426,7 @@ class JobOutcome:
 
     record: JobRecord
     rows: JobRows
-    lines: Callable[[], Iterator[tuple[Fingerprint, list[Any], list[list[Any]]]]]
+    lines: Callable[[], Iterator[Line]]
 
 
 def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome]:

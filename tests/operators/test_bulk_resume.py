@@ -223,3 +223,50 @@ def test_a_deferrable_run_waits_in_the_trigger_and_finishes_in_execute_complete(
     assert list(base.rglob("_bulk*")) == []
     for secret in (crm.password, crm.security_token):
         assert secret not in done.stdout and secret not in done.stderr
+
+
+def test_a_spilled_run_sends_one_job_per_operation_for_all_its_partitions(crm, tmp_path):
+    import logging
+
+    from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
+    from airflow_provider_rudder_sf.mapping import MappingOptions
+    from airflow_provider_rudder_sf.sources import open_source
+    from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, run_sync
+    from airflow_provider_rudder_sf.sync.engine import settle_jobs
+    from airflow_provider_rudder_sf.sync.handoff import Handoff
+
+    crm.seed("Lead", [{"LastName": f"Old{n}", "Company": "Acme", "Email": f"old{n}@example.com"} for n in range(10)])
+    writer = RudderSalesforceHook().get_writer(bulk_poll_interval=0.2)
+    ledger = Ledger.load(DirectoryStore(str(tmp_path / "ledger")))
+    log = logging.getLogger("test")
+    dead_letters = LogOnlyDeadLetters(log)
+    options = MappingOptions()
+
+    summary = run_sync(
+        open_source(staged()),
+        writer,
+        dead_letters,
+        options=options,
+        memory_limit=5,  # 40 events: spilled into 4 partitions of about 10
+        partitions=4,
+        write_mode="auto",
+        bulk_threshold=20,  # no partition reaches it alone; the run does
+        handoff=Handoff(ledger, writer.bulk_writer(), staging_parent=str(tmp_path / "staging")),
+    )
+    assert summary.write_mode == "bulk" and (summary.applied, summary.unsent) == (0, 0)
+    assert sorted((j["operation"], j["numberRecordsProcessed"]) for j in crm.bulk_jobs()) in (
+        [("insert", 0), ("update", 0)],
+        [("insert", 30), ("update", 10)],
+    )
+    assert len(ledger.jobs) == 2
+    # One look-up for all partitions, and no Collections call at all.
+    assert "POST composite/sobjects" not in crm.counters()["by_endpoint"]
+
+    settle_jobs(ledger, writer.bulk_writer(), writer.write, dead_letters, summary, resumed=False, log=log)
+
+    assert (summary.read, summary.applied, summary.created, summary.updated) == (40, 40, 30, 10)
+    assert sorted(j["numberRecordsProcessed"] for j in crm.bulk_jobs()) == [10, 30]
+    assert leads_by_email(crm) == Counter(
+        [f"old{n}@example.com" for n in range(10)] + [f"new{n}@example.com" for n in range(30)]
+    )
+    assert not list((tmp_path / "ledger").iterdir()) and not list((tmp_path / "staging").iterdir())

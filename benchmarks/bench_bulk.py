@@ -1,0 +1,171 @@
+"""REST against Bulk API 2.0 at 10k, 100k and 1M staged events: API calls, wall time, CPU, peak RSS, worker time.
+
+    .venv/bin/python benchmarks/bench_bulk.py                                   # every size, both modes
+    .venv/bin/python benchmarks/bench_bulk.py --sizes 1000000 --modes bulk --json docs/benchmarks/bulk.json
+
+The issue's scenario for each size N: N staged events (bench_memory's synthetic mix: 0.8 N distinct e-mails, 1 %
+bad lines, 5 % not enabled, 4 % track events) against an org of N Leads, half of the run's e-mails among them.
+Each run is a fresh process running ``IdentifyToSalesforceOperator`` (``write_mode`` ``rest`` or ``bulk``) with a
+dead-letter location. ``bulk-deferred`` runs the deferrable path as Airflow would: ``execute`` until it defers,
+the trigger in an event loop (the triggerer's part), then ``execute_complete``; "worker" is the time spent in the
+two worker parts, against the run's wall time. The emulator runs in its own process (not counted) and processes
+Bulk rows at ``--bulk-rows-per-second`` (its stand-in for Salesforce's servers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_memory import CUSTOM_FIELDS, _status_kb, write_events  # noqa: E402
+
+from airflow_provider_rudder_sf.synthetic import email_for  # noqa: E402
+
+MODES = ("rest", "bulk", "bulk-deferred")
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(events: str, dead_letter: str, mode: str) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    from airflow_provider_rudder_sf.compat import TaskDeferred
+    from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
+
+    operator = IdentifyToSalesforceOperator(
+        task_id="bench_bulk",
+        events=events,
+        dead_letter=dead_letter,
+        max_dead_letter_ratio=0.05,
+        write_mode="rest" if mode == "rest" else "bulk",
+        deferrable=mode == "bulk-deferred",
+        poll_interval=5.0,
+    )
+    ti = SimpleNamespace(dag_id="bench_bulk", run_id="bench", task_id="sync", map_index=-1, try_number=1)
+    context: dict[str, Any] = {"ti": ti}
+    cpu_before, started = _cpu(), time.perf_counter()
+    triggerer = 0.0
+    try:
+        summary = operator.execute(context=context)
+        worker = time.perf_counter() - started
+    except TaskDeferred as deferred:
+        worker = time.perf_counter() - started
+        trigger = deferred.trigger
+        waited = time.perf_counter()
+
+        async def wait() -> Any:
+            async for event in trigger.run():
+                return event
+
+        event = asyncio.run(wait())
+        triggerer = time.perf_counter() - waited
+        resumed = time.perf_counter()
+        summary = operator.execute_complete(context, event.payload)
+        worker += time.perf_counter() - resumed
+    wall = time.perf_counter() - started
+    figures = {
+        "wall_s": round(wall, 2),
+        "worker_s": round(worker, 2),
+        "triggerer_s": round(triggerer, 2),
+        "worker_share": round(worker / wall, 3),
+        "cpu_s": round(_cpu() - cpu_before, 2),
+        "peak_rss_mb": round(_status_kb("VmHWM") / 1024, 1),
+        "summary": {k: summary[k] for k in ("read", "applied", "dead_lettered", "unsent", "created", "updated")}
+        | {"api_calls": summary["api_calls"], "write_mode": summary["write_mode"]},
+    }
+    print("RESULT " + json.dumps(figures), flush=True)
+
+
+def seed_org(emu: Any, n: int) -> None:
+    """N Leads: every other one of the run's 0.8 N e-mails (half of them exist), then others up to N."""
+    distinct = max(1, int(n * 0.8))
+    batch: list[dict[str, Any]] = []
+    existing = [email_for(i) for i in range(0, distinct, 2)]
+    fillers = (f"filler{i}@org.example" for i in range(n - len(existing)))
+    for email in [*existing, *fillers]:
+        batch.append({"LastName": "Seeded", "Company": "Org", "Email": email})
+        if len(batch) == 50_000:
+            emu.seed("Lead", batch)
+            batch = []
+    if batch:
+        emu.seed("Lead", batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--bulk-rows-per-second", type=float, default=100_000)
+    parser.add_argument("--json", help="write the raw figures to this JSON file")
+    parser.add_argument("--child", nargs=3, metavar=("EVENTS", "DEAD_LETTER", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    from airflow_provider_rudder_sf.emulator import start_emulator
+
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp, start_emulator(Path(tmp) / "emu", daily_limit=100_000_000) as emu:
+        env = dict(os.environ, AIRFLOW_CONN_RUDDER_SALESFORCE_DEFAULT=emu.connection_json())
+        for n in [int(s) for s in args.sizes.split(",")]:
+            path = Path(tmp) / f"events-{n}.jsonl.gz"
+            write_events(path, n)
+            for mode in args.modes.split(","):
+                emu.reset(schema=True)
+                for sobject in ("Lead", "Contact"):
+                    emu.declare_fields(sobject, CUSTOM_FIELDS)
+                emu.set_faults(bulk_rows_per_second=args.bulk_rows_per_second)
+                started = time.perf_counter()
+                seed_org(emu, n)
+                print(f"\n== {n:,} events, {mode}: org of {n:,} Leads seeded in {time.perf_counter() - started:.0f} s")
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--child", str(path), str(Path(tmp) / f"dead-{n}-{mode}"), mode],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+                if proc.returncode != 0 or line is None:
+                    print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+                    raise SystemExit(f"{mode} at {n} events failed with exit code {proc.returncode}")
+                row = {"events": n, "mode": mode, **json.loads(line.removeprefix("RESULT "))}
+                row["emulator_api_calls"] = emu.counters()["api_calls"]
+                results.append(row)
+                print(
+                    f"API calls {row['emulator_api_calls']:,}; wall {row['wall_s']:.1f} s, worker {row['worker_s']:.1f}"
+                    f" s ({row['worker_share']:.0%}); CPU {row['cpu_s']:.1f} s ({row['cpu_s'] / n * 1e6:.0f} µs/event);"
+                    f" peak RSS {row['peak_rss_mb']:.0f} MB\nsummary {row['summary']}"
+                )
+            path.unlink()
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "benchmark": "benchmarks/bench_bulk.py",
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "cpus": os.cpu_count(),
+            "bulk_rows_per_second": args.bulk_rows_per_second,
+            "note": "One fresh process per run; the emulator runs in another process and is not counted.",
+        }
+        out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
