@@ -67,7 +67,7 @@ def classify(raw: object, seq: int, options: MappingOptions, decode: Decode = de
     if not isinstance(event_type, str):
         shown = "no type" if event_type is None else f"a type that is a JSON {_kind(event_type)}"
         return Rejected(raw, "parse", "missing_type", f"The event has {shown}, so it cannot be classified.", seq)
-    if event_type.strip().lower() != "identify":
+    if event_type != "identify" and event_type.strip().lower() != "identify":
         return Ignored(raw, "not_identify", seq)
     if not _enabled(event.get("integrations"), options.integration_key):
         return Ignored(raw, "integration_not_enabled", seq)
@@ -79,6 +79,8 @@ def classify(raw: object, seq: int, options: MappingOptions, decode: Decode = de
 
 
 def _decode(raw: object, decode: Decode) -> Any:
+    if type(raw) is str:  # the common case first: a str is never a Mapping, and the ABC check costs
+        return _decode_text(raw, decode)
     if isinstance(raw, Mapping):
         return dict(raw)
     if isinstance(raw, bytes | bytearray):
@@ -88,6 +90,10 @@ def _decode(raw: object, decode: Decode) -> Any:
             raise _BadInput("invalid_utf8", f"The line is not valid UTF-8 ({exc.reason}).") from None
     if not isinstance(raw, str):
         raise _BadInput("not_an_object", f"The staged input is a {type(raw).__name__}, not a JSON line.")
+    return _decode_text(raw, decode)
+
+
+def _decode_text(raw: str, decode: Decode) -> Any:
     try:
         return decode(raw)
     except RecursionError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from airflow_provider_rudder_sf.mapping.check import Checked, FieldChecker, issues_reason
@@ -190,12 +191,16 @@ class _Planner:
             unique = tuple(dict.fromkeys(issues))
             self.rejected.append(Rejected(event.raw, "schema", "field_error", issues_reason(unique), event.seq, unique))
             return
-        self.coercions.update(coercions)
+        if coercions:  # Counter.update costs a microsecond even when there is nothing to count
+            self.coercions.update(coercions)
         if issues:
             self.field_issues[event.seq] = tuple(dict.fromkeys(issues))
         for target, fields, dropped in parts:
-            self.dropped.update(dropped)
-            group = self.groups.setdefault(target.key, (target, []))
+            if dropped:
+                self.dropped.update(dropped)
+            group = self.groups.get(target.key)
+            if group is None:
+                group = self.groups[target.key] = (target, [])
             group[1].append((event.timestamp, event.seq, fields))
 
     def _checker(self, target: _Resolved) -> FieldChecker | None:
@@ -434,8 +439,12 @@ def _not_allowed(event: IdentifyEvent, sobject: str) -> Rejected:
     )
 
 
+_FOLD_ORDER = itemgetter(0, 1)  # (timestamp, seq); a stable sort keeps two parts of one event in target order
+
+
 def _fold(target: _Resolved, parts: list[tuple[float, int, Mapping[str, Any]]]) -> Write:
-    parts.sort(key=lambda part: (part[0], part[1]))
+    if len(parts) > 1:
+        parts.sort(key=_FOLD_ORDER)
     fields: dict[str, Any] = {}
     for _, _, part_fields in parts:
         fields.update(part_fields)
@@ -454,7 +463,7 @@ def _fold(target: _Resolved, parts: list[tuple[float, int, Mapping[str, Any]]]) 
         operation=target.operation,
         record_id=target.record_id,
         fields=fields,
-        sources=tuple(part[1] for part in parts),
+        sources=tuple([part[1] for part in parts]),
         natural_key=target.natural_key,
         external_id_field=external_id_field,
     )
