@@ -204,10 +204,11 @@ class Direct:
 
 @dataclass(frozen=True, slots=True)
 class Nested:
-    """An object key (``address``, ``company``): each child key feeds its ``children`` sources; a scalar value
-    feeds ``scalar_sources`` instead (``company: "Acme"``), or is dropped when there are none."""
+    """An object key (``address``, ``company``): each child key feeds the one field of its source in ``children``
+    (as it is: no transform); a scalar value feeds ``scalar_sources`` instead (``company: "Acme"``), or is dropped
+    when there are none."""
 
-    children: Mapping[str, tuple[Source, ...]]
+    children: Mapping[str, Source]
     scalar_sources: tuple[Source, ...]
 
 
@@ -275,8 +276,7 @@ def _route(
 ) -> Route:
     sources = tuple(direct.get(key, ()))
     if key in nested:
-        children = {child: tuple(child_sources) for child, child_sources in nested[key].items()}
-        return Nested(children, sources)
+        return Nested({child: _child_source(key, child, sources) for child, sources in nested[key].items()}, sources)
     if len(sources) == 1 and sources[0].transform is None and source_counts[sources[0].field] == 1:
         return Sole(sources[0].field)
     if sources:
@@ -284,6 +284,12 @@ def _route(
     if key in system:
         return SystemOnly(system[key])
     return NotCopied()
+
+
+def _child_source(key: str, child: str, sources: list[Source]) -> Source:
+    if len(sources) != 1 or sources[0].transform is not None:
+        raise ValueError(f"{key}.{child} must feed exactly one field, as it is")
+    return sources[0]
 
 
 LEAD_TABLE = compile_table("Lead", LEAD_ROWS, LEAD_SYSTEM_FIELDS, ("LastName", "Company"))

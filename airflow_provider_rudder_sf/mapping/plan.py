@@ -131,13 +131,15 @@ class _Planner:
         self.options = options
         self.record_matches = record_matches
         self.schemas = schemas
-        self.groups: dict[str, tuple[_Resolved, list[tuple[float, int, Mapping[str, Any]]]]] = {}
+        # Fold key -> (target, parts): each part is (timestamp, seq, fields), the fields a dict only this planner holds.
+        self.groups: dict[str, tuple[_Resolved, list[tuple[float, int, dict[str, Any]]]]] = {}
         self.rejected: list[Rejected] = []
         self.dropped: Counter[str] = Counter()
         self.field_issues: dict[int, tuple[FieldIssue, ...]] = {}
         self.schema_issues: Counter[tuple[str, str, str]] = Counter()
         self.coercions: Counter[tuple[str, str, str]] = Counter()
         self.checkers: dict[tuple[str, Operation], FieldChecker] = {}
+        self.explicit_for = options.explicit_for if options.field_map else _no_field_map
 
     def plan(self) -> Plan:
         writes = tuple(_fold(target, parts) for target, parts in self.groups.values())
@@ -155,24 +157,22 @@ class _Planner:
         if isinstance(resolved, Rejected):
             self.rejected.append(resolved)
             return
-        parts: list[tuple[_Resolved, Mapping[str, Any], tuple[str, ...]]] = []
+        parts: list[tuple[_Resolved, dict[str, Any], tuple[str, ...]]] = []
         issues: list[FieldIssue] = []
         coercions: set[tuple[str, str, str]] = set()
+        map_properties = self.options.map_properties and not event.mapped
         for target in resolved:
             mapped = map_traits(
-                event.traits,
-                target.sobject,
-                map_properties=self.options.map_properties and not event.mapped,
-                explicit=self.options.explicit_for(target.sobject),
+                event.traits, target.sobject, map_properties=map_properties, explicit=self.explicit_for(target.sobject)
             )
             if isinstance(mapped, MappingError):
                 self.rejected.append(Rejected(event.raw, "validate", mapped.code, mapped.reason, event.seq))
                 return
-            fields, explicit = mapped.fields, mapped.explicit
+            fields, explicit = _own(mapped.fields), mapped.explicit
             if target.identifier is not None:
                 # Not "explicit": an event naming a protected field as its identifier must not write it.
                 fields = {**fields, target.identifier[0]: target.identifier[1]}
-            checker = self._checker(target)
+            checker = self._checker(target) if self.schemas is not None else None
             if checker is not None:
                 checked = checker.check(fields, explicit)
                 lost = _lost_key(target, checked)
@@ -220,6 +220,10 @@ class _Planner:
             )
             self.checkers[key] = checker
         return checker
+
+
+def _no_field_map(sobject: str) -> None:
+    return None
 
 
 def _resolve(
@@ -442,12 +446,17 @@ def _not_allowed(event: IdentifyEvent, sobject: str) -> Rejected:
 _FOLD_ORDER = itemgetter(0, 1)  # (timestamp, seq); a stable sort keeps two parts of one event in target order
 
 
-def _fold(target: _Resolved, parts: list[tuple[float, int, Mapping[str, Any]]]) -> Write:
+def _own(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` as a dict the planner may fold into: map_traits returns a new dict per call, so no copy is needed."""
+    return fields if type(fields) is dict else dict(fields)
+
+
+def _fold(target: _Resolved, parts: list[tuple[float, int, dict[str, Any]]]) -> Write:
     if len(parts) > 1:
         parts.sort(key=_FOLD_ORDER)
-    fields: dict[str, Any] = {}
-    for _, _, part_fields in parts:
-        fields.update(part_fields)
+    fields = parts[0][2]  # the earliest part's own dict (see _own): the later parts are folded into it
+    for _, _, later in parts[1:]:
+        fields.update(later)
     if target.operation != "update":
         table = TABLES.get(target.sobject)
         for required in table.required_on_create if table is not None else ():

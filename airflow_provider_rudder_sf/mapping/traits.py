@@ -29,7 +29,10 @@ _UNRANKED = 1 << 30  # exact types: decoded JSON never holds subclasses, and a s
 
 class Mapped(NamedTuple):
     """Field values for one record, the read-only fields the traits named but that are never sent, and the fields
-    set through an explicit ``field_map`` (which may write protected fields)."""
+    set through an explicit ``field_map`` (which may write protected fields).
+
+    :func:`map_traits` makes ``fields`` a new dict on every call: the caller owns it (the planner folds into it).
+    """
 
     fields: Mapping[str, Any]
     dropped_system_fields: tuple[str, ...]
@@ -54,7 +57,7 @@ def map_traits(
     ``explicit`` (one object's ``field_map``: trait path -> field) wins over both: each path's value goes to its
     field, and the path is no longer read by the table or copied as ``<key>__c``.
     """
-    picked: dict[str, Any] = {}
+    picked: dict[str, Any] | None = None
     if explicit:
         traits, picked = _take_explicit(traits, explicit)
     table = TABLES.get(sobject)
@@ -139,24 +142,18 @@ def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | Ma
 
 
 def _offer_children(
-    fields: dict[str, Any],
-    ranks: dict[str, int],
-    children: Mapping[str, tuple[Source, ...]],
-    key: str,
-    value: dict[str, Any],
+    fields: dict[str, Any], ranks: dict[str, int], children: Mapping[str, Source], key: str, value: dict[str, Any]
 ) -> MappingError | None:
-    """``address``/``company`` as an object: each child the table reads goes to its fields, as :func:`_offer` does
-    (nested sources never transform)."""
+    """``address``/``company`` as an object: each child the table reads goes to its field, as :func:`_offer` does."""
     for child, child_value in value.items():
-        sources = children.get(child)
-        if sources is None or child_value is None or child_value == "":
+        source = children.get(child)
+        if source is None or child_value is None or child_value == "":
             continue
         if type(child_value) not in _SCALAR_TYPES:
             return _not_scalar(f"{key}.{child}", child_value)
-        for source in sources:
-            if source.rank < ranks.get(source.field, _UNRANKED):
-                fields[source.field] = child_value
-                ranks[source.field] = source.rank
+        if source.rank < ranks.get(source.field, _UNRANKED):
+            fields[source.field] = child_value
+            ranks[source.field] = source.rank
     return None
 
 
