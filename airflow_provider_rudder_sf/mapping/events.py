@@ -126,16 +126,11 @@ def _identify(raw: object, seq: int, event: dict[str, Any], options: MappingOpti
     targets = _retl_target(context.get("externalId")) if mapped else _targets(context.get("externalId"))
     email = None if targets else _lookup_email(traits, options.map_properties)
     message_id = event.get("messageId")
-    return IdentifyEvent(
-        raw=raw,
-        seq=seq,
-        message_id=message_id if isinstance(message_id, str) and message_id else None,
-        timestamp=_timestamp(event),
-        traits=traits,
-        email=email,
-        targets=targets,
-        mapped=mapped,
-    )
+    if not isinstance(message_id, str) or not message_id:
+        message_id = None
+    timestamp = _timestamp(event)
+    # In field order: a NamedTuple built from keywords costs twice as much, and this runs once per event.
+    return IdentifyEvent(raw, seq, message_id, timestamp, traits, email, targets, mapped)
 
 
 def _object_or_empty(value: object, where: str) -> dict[str, Any]:

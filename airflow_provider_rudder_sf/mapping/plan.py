@@ -258,15 +258,8 @@ def _resolve(
     assert event.email is not None  # classify() rejects Lead-path events without one
     matches = lead_matches.get(event.email, ())
     if not matches:
-        return (
-            _Resolved(
-                _create_key("Lead", "Email", f"s:{event.email}"),
-                "Lead",
-                "create",
-                None,
-                natural_key=("Email", event.email),
-            ),
-        )
+        # (key, sobject, operation, record_id, natural_key): a NamedTuple built from keywords costs twice as much.
+        return (_Resolved(_LEAD_EMAIL_KEY + event.email, "Lead", "create", None, ("Email", event.email)),)
     if len(matches) > 1:
         return _reject(
             event,
@@ -430,6 +423,9 @@ def _create_key(sobject: str, field: str, key: str) -> str:
     return f"{sobject.lower()}:{field.lower()}:{key}"
 
 
+_LEAD_EMAIL_KEY = _create_key("Lead", "Email", "s:")  # + the e-mail: the fold key of a Lead to create
+
+
 def _reject(event: IdentifyEvent, stage: Stage, code: str, reason: str) -> Rejected:
     return Rejected(event.raw, stage, code, reason, event.seq)
 
@@ -466,15 +462,17 @@ def _fold(target: _Resolved, parts: list[tuple[float, int, dict[str, Any]]]) -> 
     if target.external_id is not None:
         external_id_field, value = target.external_id
         fields[external_id_field] = value
+    sources = tuple([part[1] for part in parts])
+    # Positional, in field order: a NamedTuple built from keywords costs twice as much, and this runs once per record.
     return Write(
-        key=target.key,
-        sobject=target.sobject,
-        operation=target.operation,
-        record_id=target.record_id,
-        fields=fields,
-        sources=tuple([part[1] for part in parts]),
-        natural_key=target.natural_key,
-        external_id_field=external_id_field,
+        target.key,
+        target.sobject,
+        target.operation,
+        target.record_id,
+        fields,
+        sources,
+        target.natural_key,
+        external_id_field,
     )
 
 
