@@ -174,22 +174,65 @@ def _last_word(value: Any) -> Any:
 
 TRANSFORMS: Mapping[str, Callable[[Any], Any]] = MappingProxyType({"first_word": _first_word, "last_word": _last_word})
 
-# (field, rank, transform or None): the lower the rank, the stronger the source.
-Source = tuple[str, int, Callable[[Any], Any] | None]
+
+# The compiled routes: how a trait key is handled, found with one dictionary look-up per trait
+# (see ``FieldTable.route``). One small immutable type per kind; the mapper dispatches on the type.
 
 
-# How a trait key is handled, found with one dictionary look-up per trait (see ``FieldTable.route``).
-SOLE, DIRECT, NESTED, SYSTEM_ONLY, NOT_COPIED = range(5)
-Route = tuple[Any, ...]
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One trait key feeding one field; the lower the rank, the stronger the source."""
+
+    field: str
+    rank: int
+    transform: Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sole:
+    """The key alone feeds ``field``, as it is: the fast path of mapping."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Direct:
+    """The key feeds each of ``sources`` (``name`` feeds FirstName and LastName), a stronger source winning."""
+
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """An object key (``address``, ``company``): each child key feeds the one field of its source in ``children``
+    (as it is: no transform); a scalar value feeds ``scalar_sources`` instead (``company: "Acme"``), or is dropped
+    when there are none."""
+
+    children: Mapping[str, Source]
+    scalar_sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemOnly:
+    """The key names read-only ``field``: recognised, counted as dropped, never sent."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotCopied:
+    """The key is never copied as a custom field (design rule 6), and feeds nothing."""
+
+
+Route = Sole | Direct | Nested | SystemOnly | NotCopied
 
 
 @dataclass(frozen=True, slots=True)
 class FieldTable:
     """A mapping table indexed by trait key, so mapping costs one look-up per trait, not one per row.
 
-    ``route[key]`` is ``(SOLE, field)`` for a key that alone feeds one field, ``(DIRECT, sources, system_field)``,
-    ``(NESTED, children, direct_sources, system_field)`` for ``address``/``company``, ``(SYSTEM_ONLY, field)`` or
-    ``(NOT_COPIED,)``; a key with no route becomes a custom field.
+    ``route[key]`` says how the key is handled (one of the :data:`Route` types); a key with no route becomes a
+    custom field.
     """
 
     sobject: str
@@ -209,37 +252,44 @@ def compile_table(
             transform = TRANSFORMS[transform_name] if transform_name else None
             parent, _, child = path.partition(".")
             if child:
-                nested.setdefault(parent, {}).setdefault(child, []).append((field_name, rank, transform))
+                nested.setdefault(parent, {}).setdefault(child, []).append(Source(field_name, rank, transform))
             else:
-                direct.setdefault(parent, []).append((field_name, rank, transform))
+                direct.setdefault(parent, []).append(Source(field_name, rank, transform))
     source_counts = {field_name: len(keys) for field_name, keys in rows}
-    # Trait keys that are the only source of their field and need no transform: the fast path of mapping.
-    sole = {
-        key: sources[0][0]
-        for key, sources in direct.items()
-        if len(sources) == 1 and sources[0][2] is None and source_counts[sources[0][0]] == 1
-    }
     not_copied = frozenset(direct) | frozenset(nested) | frozenset(system) | NEVER_COPIED
-    route: dict[str, Route] = {}
-    for key in not_copied:
-        if key in sole:
-            route[key] = (SOLE, sole[key])
-        elif key in nested:
-            children = {child: tuple(sources) for child, sources in nested[key].items()}
-            route[key] = (NESTED, children, tuple(direct.get(key, ())) or None, system.get(key))
-        elif key in direct:
-            # A key the table reads (``name`` -> First/LastName) is used, not dropped: never reported as dropped.
-            route[key] = (DIRECT, tuple(direct[key]), None)
-        elif key in system:
-            route[key] = (SYSTEM_ONLY, system[key])
-        else:
-            route[key] = (NOT_COPIED,)
+    # A key the table reads (``name`` -> First/LastName) is used, not dropped: never reported as dropped.
+    route: dict[str, Route] = {key: _route(key, direct, nested, system, source_counts) for key in not_copied}
     return FieldTable(
         sobject=sobject,
         route=route,  # a plain dict: read on the hot path, never mutated after this
         system=system,
         required_on_create=required_on_create,
     )
+
+
+def _route(
+    key: str,
+    direct: Mapping[str, list[Source]],
+    nested: Mapping[str, Mapping[str, list[Source]]],
+    system: Mapping[str, str],
+    source_counts: Mapping[str, int],
+) -> Route:
+    sources = tuple(direct.get(key, ()))
+    if key in nested:
+        return Nested({child: _child_source(key, child, sources) for child, sources in nested[key].items()}, sources)
+    if len(sources) == 1 and sources[0].transform is None and source_counts[sources[0].field] == 1:
+        return Sole(sources[0].field)
+    if sources:
+        return Direct(sources)
+    if key in system:
+        return SystemOnly(system[key])
+    return NotCopied()
+
+
+def _child_source(key: str, child: str, sources: list[Source]) -> Source:
+    if len(sources) != 1 or sources[0].transform is not None:
+        raise ValueError(f"{key}.{child} must feed exactly one field, as it is")
+    return sources[0]
 
 
 LEAD_TABLE = compile_table("Lead", LEAD_ROWS, LEAD_SYSTEM_FIELDS, ("LastName", "Company"))

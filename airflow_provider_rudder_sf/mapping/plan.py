@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from airflow_provider_rudder_sf.mapping.check import Checked, FieldChecker, issues_reason
@@ -130,13 +131,15 @@ class _Planner:
         self.options = options
         self.record_matches = record_matches
         self.schemas = schemas
-        self.groups: dict[str, tuple[_Resolved, list[tuple[float, int, Mapping[str, Any]]]]] = {}
+        # Fold key -> (target, parts): each part is (timestamp, seq, fields), the fields a dict only this planner holds.
+        self.groups: dict[str, tuple[_Resolved, list[tuple[float, int, dict[str, Any]]]]] = {}
         self.rejected: list[Rejected] = []
         self.dropped: Counter[str] = Counter()
         self.field_issues: dict[int, tuple[FieldIssue, ...]] = {}
         self.schema_issues: Counter[tuple[str, str, str]] = Counter()
         self.coercions: Counter[tuple[str, str, str]] = Counter()
         self.checkers: dict[tuple[str, Operation], FieldChecker] = {}
+        self.explicit_for = options.explicit_for if options.field_map else _no_field_map
 
     def plan(self) -> Plan:
         writes = tuple(_fold(target, parts) for target, parts in self.groups.values())
@@ -154,24 +157,22 @@ class _Planner:
         if isinstance(resolved, Rejected):
             self.rejected.append(resolved)
             return
-        parts: list[tuple[_Resolved, Mapping[str, Any], tuple[str, ...]]] = []
+        parts: list[tuple[_Resolved, dict[str, Any], tuple[str, ...]]] = []
         issues: list[FieldIssue] = []
         coercions: set[tuple[str, str, str]] = set()
+        map_properties = self.options.map_properties and not event.mapped
         for target in resolved:
             mapped = map_traits(
-                event.traits,
-                target.sobject,
-                map_properties=self.options.map_properties and not event.mapped,
-                explicit=self.options.explicit_for(target.sobject),
+                event.traits, target.sobject, map_properties=map_properties, explicit=self.explicit_for(target.sobject)
             )
             if isinstance(mapped, MappingError):
                 self.rejected.append(Rejected(event.raw, "validate", mapped.code, mapped.reason, event.seq))
                 return
-            fields, explicit = mapped.fields, mapped.explicit
+            fields, explicit = _own(mapped.fields), mapped.explicit
             if target.identifier is not None:
                 # Not "explicit": an event naming a protected field as its identifier must not write it.
                 fields = {**fields, target.identifier[0]: target.identifier[1]}
-            checker = self._checker(target)
+            checker = self._checker(target) if self.schemas is not None else None
             if checker is not None:
                 checked = checker.check(fields, explicit)
                 lost = _lost_key(target, checked)
@@ -190,12 +191,16 @@ class _Planner:
             unique = tuple(dict.fromkeys(issues))
             self.rejected.append(Rejected(event.raw, "schema", "field_error", issues_reason(unique), event.seq, unique))
             return
-        self.coercions.update(coercions)
+        if coercions:  # Counter.update costs a microsecond even when there is nothing to count
+            self.coercions.update(coercions)
         if issues:
             self.field_issues[event.seq] = tuple(dict.fromkeys(issues))
         for target, fields, dropped in parts:
-            self.dropped.update(dropped)
-            group = self.groups.setdefault(target.key, (target, []))
+            if dropped:
+                self.dropped.update(dropped)
+            group = self.groups.get(target.key)
+            if group is None:
+                group = self.groups[target.key] = (target, [])
             group[1].append((event.timestamp, event.seq, fields))
 
     def _checker(self, target: _Resolved) -> FieldChecker | None:
@@ -215,6 +220,10 @@ class _Planner:
             )
             self.checkers[key] = checker
         return checker
+
+
+def _no_field_map(sobject: str) -> None:
+    return None
 
 
 def _resolve(
@@ -249,15 +258,8 @@ def _resolve(
     assert event.email is not None  # classify() rejects Lead-path events without one
     matches = lead_matches.get(event.email, ())
     if not matches:
-        return (
-            _Resolved(
-                _create_key("Lead", "Email", f"s:{event.email}"),
-                "Lead",
-                "create",
-                None,
-                natural_key=("Email", event.email),
-            ),
-        )
+        # (key, sobject, operation, record_id, natural_key): a NamedTuple built from keywords costs twice as much.
+        return (_Resolved(_LEAD_EMAIL_KEY + event.email, "Lead", "create", None, ("Email", event.email)),)
     if len(matches) > 1:
         return _reject(
             event,
@@ -421,6 +423,9 @@ def _create_key(sobject: str, field: str, key: str) -> str:
     return f"{sobject.lower()}:{field.lower()}:{key}"
 
 
+_LEAD_EMAIL_KEY = _create_key("Lead", "Email", "s:")  # + the e-mail: the fold key of a Lead to create
+
+
 def _reject(event: IdentifyEvent, stage: Stage, code: str, reason: str) -> Rejected:
     return Rejected(event.raw, stage, code, reason, event.seq)
 
@@ -434,11 +439,20 @@ def _not_allowed(event: IdentifyEvent, sobject: str) -> Rejected:
     )
 
 
-def _fold(target: _Resolved, parts: list[tuple[float, int, Mapping[str, Any]]]) -> Write:
-    parts.sort(key=lambda part: (part[0], part[1]))
-    fields: dict[str, Any] = {}
-    for _, _, part_fields in parts:
-        fields.update(part_fields)
+_FOLD_ORDER = itemgetter(0, 1)  # (timestamp, seq); a stable sort keeps two parts of one event in target order
+
+
+def _own(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` as a dict the planner may fold into: map_traits returns a new dict per call, so no copy is needed."""
+    return fields if type(fields) is dict else dict(fields)
+
+
+def _fold(target: _Resolved, parts: list[tuple[float, int, dict[str, Any]]]) -> Write:
+    if len(parts) > 1:
+        parts.sort(key=_FOLD_ORDER)
+    fields = parts[0][2]  # the earliest part's own dict (see _own): the later parts are folded into it
+    for _, _, later in parts[1:]:
+        fields.update(later)
     if target.operation != "update":
         table = TABLES.get(target.sobject)
         for required in table.required_on_create if table is not None else ():
@@ -448,15 +462,17 @@ def _fold(target: _Resolved, parts: list[tuple[float, int, Mapping[str, Any]]]) 
     if target.external_id is not None:
         external_id_field, value = target.external_id
         fields[external_id_field] = value
+    sources = tuple([part[1] for part in parts])
+    # Positional, in field order: a NamedTuple built from keywords costs twice as much, and this runs once per record.
     return Write(
-        key=target.key,
-        sobject=target.sobject,
-        operation=target.operation,
-        record_id=target.record_id,
-        fields=fields,
-        sources=tuple(part[1] for part in parts),
-        natural_key=target.natural_key,
-        external_id_field=external_id_field,
+        target.key,
+        target.sobject,
+        target.operation,
+        target.record_id,
+        fields,
+        sources,
+        target.natural_key,
+        external_id_field,
     )
 
 

@@ -12,13 +12,13 @@ from typing import Any, NamedTuple
 
 from airflow_provider_rudder_sf.mapping.fields import (
     COMMON_SYSTEM_FIELDS,
-    DIRECT,
-    NESTED,
-    SOLE,
-    SYSTEM_ONLY,
     TABLES,
+    Direct,
     FieldTable,
+    Nested,
+    Sole,
     Source,
+    SystemOnly,
 )
 from airflow_provider_rudder_sf.mapping.names import custom_field_name, is_field_name
 
@@ -29,7 +29,10 @@ _UNRANKED = 1 << 30  # exact types: decoded JSON never holds subclasses, and a s
 
 class Mapped(NamedTuple):
     """Field values for one record, the read-only fields the traits named but that are never sent, and the fields
-    set through an explicit ``field_map`` (which may write protected fields)."""
+    set through an explicit ``field_map`` (which may write protected fields).
+
+    :func:`map_traits` makes ``fields`` a new dict on every call: the caller owns it (the planner folds into it).
+    """
 
     fields: Mapping[str, Any]
     dropped_system_fields: tuple[str, ...]
@@ -54,7 +57,7 @@ def map_traits(
     ``explicit`` (one object's ``field_map``: trait path -> field) wins over both: each path's value goes to its
     field, and the path is no longer read by the table or copied as ``<key>__c``.
     """
-    picked: dict[str, Any] = {}
+    picked: dict[str, Any] | None = None
     if explicit:
         traits, picked = _take_explicit(traits, explicit)
     table = TABLES.get(sobject)
@@ -97,7 +100,7 @@ def _pop_path(container: dict[str, Any], parts: list[str]) -> Any:
 
 
 def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | MappingError:
-    # The hot loop of a run: one dictionary look-up per trait.
+    # The hot loop of a run: one dictionary look-up per trait, then a dispatch on the type of its route.
     fields: dict[str, Any] = {}
     ranks: dict[str, int] = {}
     dropped: list[str] = []
@@ -106,65 +109,63 @@ def _map_with_table(traits: Mapping[str, Any], table: FieldTable) -> Mapped | Ma
         if value is None or value == "":
             continue
         route = route_of(key)
-        if route is None:
-            if type(value) in _SCALAR_TYPES:
-                custom = custom_field_name(key)
-                if custom is None:
-                    return _bad_field_name(str(key))
-                fields[custom] = value
-                continue
+        if route is None:  # not in the table: a custom field
             custom = custom_field_name(key)
             if custom is None:
                 return _bad_field_name(str(key))
-            text = _as_json_text(value)
-            if text is None:
-                return _too_deep(key)
-            fields[custom] = text
-            continue
-        kind = route[0]
-        if kind == SOLE:
+            if type(value) not in _SCALAR_TYPES:
+                value = _as_json_text(value)
+                if value is None:
+                    return _too_deep(key)
+            fields[custom] = value
+        elif type(route) is Sole:  # ``type(route) is X``: exact, cheap, and narrowed by mypy
             if type(value) not in _SCALAR_TYPES:
                 return _not_scalar(key, value)
-            fields[route[1]] = value
-        elif kind == DIRECT:
-            if route[2] is not None:
-                dropped.append(route[2])
-            if type(value) not in _SCALAR_TYPES:
-                return _not_scalar(key, value)
-            _offer(fields, ranks, route[1], value)
-        elif kind == NESTED:
-            if route[3] is not None:
-                dropped.append(route[3])
+            fields[route.field] = value
+        elif type(route) is Nested:
             if type(value) is dict:
-                children = route[1]
-                for child, child_value in value.items():
-                    sources = children.get(child)
-                    if sources is None or child_value is None or child_value == "":
-                        continue
-                    if type(child_value) not in _SCALAR_TYPES:
-                        return _not_scalar(f"{key}.{child}", child_value)
-                    for field_name, rank, _ in sources:  # nested sources never transform: _offer, inlined
-                        if rank < ranks.get(field_name, _UNRANKED):
-                            fields[field_name] = child_value
-                            ranks[field_name] = rank
-            elif route[2] is not None and type(value) in _SCALAR_TYPES:
-                _offer(fields, ranks, route[2], value)
-            elif route[2] is not None:
+                error = _offer_children(fields, ranks, route.children, key, value)
+                if error is not None:
+                    return error
+            elif route.scalar_sources:
+                if type(value) not in _SCALAR_TYPES:
+                    return _not_scalar(key, value)
+                _offer(fields, ranks, route.scalar_sources, value)
+        elif type(route) is Direct:
+            if type(value) not in _SCALAR_TYPES:
                 return _not_scalar(key, value)
-        elif kind == SYSTEM_ONLY:
-            dropped.append(route[1])
+            _offer(fields, ranks, route.sources, value)
+        elif type(route) is SystemOnly:
+            dropped.append(route.field)
+        # NotCopied: nothing to do
     return Mapped(fields, tuple(dropped))
+
+
+def _offer_children(
+    fields: dict[str, Any], ranks: dict[str, int], children: Mapping[str, Source], key: str, value: dict[str, Any]
+) -> MappingError | None:
+    """``address``/``company`` as an object: each child the table reads goes to its field, as :func:`_offer` does."""
+    for child, child_value in value.items():
+        source = children.get(child)
+        if source is None or child_value is None or child_value == "":
+            continue
+        if type(child_value) not in _SCALAR_TYPES:
+            return _not_scalar(f"{key}.{child}", child_value)
+        if source.rank < ranks.get(source.field, _UNRANKED):
+            fields[source.field] = child_value
+            ranks[source.field] = source.rank
+    return None
 
 
 def _offer(fields: dict[str, Any], ranks: dict[str, int], sources: tuple[Source, ...], value: Any) -> None:
     """Give ``value`` to each field it feeds, unless a stronger (lower-ranked) source already did."""
-    for field_name, rank, transform in sources:
-        candidate = value if transform is None else transform(value)
+    for source in sources:
+        candidate = value if source.transform is None else source.transform(value)
         if candidate is None or candidate == "":
             continue
-        if rank < ranks.get(field_name, _UNRANKED):
-            fields[field_name] = candidate
-            ranks[field_name] = rank
+        if source.rank < ranks.get(source.field, _UNRANKED):
+            fields[source.field] = candidate
+            ranks[source.field] = source.rank
 
 
 def _as_is(traits: Mapping[str, Any], system_fields: Any) -> Mapped | MappingError:

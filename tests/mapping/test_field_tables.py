@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_rudder_sf.mapping import LeadMatch, MappingOptions
-from airflow_provider_rudder_sf.mapping.fields import CONTACT_ROWS, LEAD_ROWS
+from airflow_provider_rudder_sf.mapping.fields import (
+    CONTACT_ROWS,
+    LEAD_ROWS,
+    LEAD_SYSTEM_FIELDS,
+    LEAD_TABLE,
+    TRANSFORMS,
+    Direct,
+    Nested,
+    NotCopied,
+    Sole,
+    Source,
+    SystemOnly,
+    compile_table,
+)
 
 from .helpers import identify, only_write_fields, plan_for
 
@@ -195,3 +208,33 @@ def test_contact_mapping_has_no_company_and_no_industry():
 def test_a_split_name_is_used_not_reported_as_a_dropped_read_only_field():
     plan = plan_for([identify({"email": EMAIL, "name": "Ada Lovelace", "createdAt": "2026-01-01"})])
     assert plan.dropped_system_fields == {"CreatedDate": 1}
+
+
+def test_the_compiled_lead_table_names_each_route_by_its_kind():
+    route = LEAD_TABLE.route
+    assert route["email"] == Sole("Email")
+    assert route["firstName"] == Direct((Source("FirstName", 0, None),))
+    assert route["name"] == Direct(
+        (Source("FirstName", 1, TRANSFORMS["first_word"]), Source("LastName", 1, TRANSFORMS["last_word"]))
+    )
+    assert route["company"] == Nested(
+        {
+            "annualRevenue": Source("AnnualRevenue", 0, None),
+            "name": Source("Company", 0, None),
+            "companyDunsNumber": Source("CompanyDunsNumber", 0, None),
+            "industry": Source("Industry", 0, None),
+            "employee_count": Source("NumberOfEmployees", 0, None),
+        },
+        (Source("Company", 1, None),),
+    )
+    address = route["address"]
+    assert isinstance(address, Nested) and address.scalar_sources == ()  # "address": "text" feeds nothing
+    assert route["createdAt"] == SystemOnly("CreatedDate")
+    assert route["userId"] == NotCopied()
+    assert "plan" not in route  # a custom field
+
+
+def test_a_nested_trait_key_feeding_two_fields_is_refused_when_the_table_compiles():
+    rows = (("City", ("address.city",)), ("MailingCity", ("address.city",)))
+    with pytest.raises(ValueError, match=r"address\.city must feed exactly one field"):
+        compile_table("Lead", rows, LEAD_SYSTEM_FIELDS, ())
