@@ -29,9 +29,9 @@ from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_memory import CUSTOM_FIELDS, _status_kb, write_events  # noqa: E402
+from bench_memory import CUSTOM_FIELDS, _status_kb, write_events
 
-from airflow_provider_rudder_sf.synthetic import email_for  # noqa: E402
+from airflow_provider_rudder_sf.synthetic import email_for
 
 MODES = ("rest", "bulk", "bulk-deferred")
 
