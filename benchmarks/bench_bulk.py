@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_bulk.py                                   # every size, both modes
     .venv/bin/python benchmarks/bench_bulk.py --sizes 1000000 --modes bulk --json docs/benchmarks/bulk.json
+    .venv/bin/python benchmarks/bench_bulk.py --chart docs/benchmarks/bulk.json [more.json ...]   # draws bulk.png
 
 The issue's scenario for each size N: N staged events (bench_memory's synthetic mix: 0.8 N distinct e-mails, 1 %
 bad lines, 5 % not enabled, 4 % track events) against an org of N Leads, half of the run's e-mails among them.
@@ -111,10 +112,14 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--bulk-rows-per-second", type=float, default=100_000)
     parser.add_argument("--json", help="write the raw figures to this JSON file")
+    parser.add_argument("--chart", nargs="+", metavar="JSON", help="draw docs/benchmarks/bulk.png from these files")
     parser.add_argument("--child", nargs=3, metavar=("EVENTS", "DEAD_LETTER", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.chart:
+        chart([Path(p) for p in args.chart])
         return
 
     from airflow_provider_rudder_sf.emulator import start_emulator
@@ -166,6 +171,44 @@ def main() -> None:
         out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
         print(f"wrote {out}")
 
+
+def chart(paths: list[Path]) -> None:
+    """API calls and wall time against event count, REST against Bulk (later files win per size and mode); the
+    deferred runs add the time the worker slot was held."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for path in paths:
+        for row in json.loads(path.read_text())["results"]:
+            rows[(row["events"], row["mode"])] = row
+    figure, (calls, wall) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for mode, style in (("rest", "o-"), ("bulk", "s-"), ("bulk-deferred", "^--")):
+        points = sorted((n, r) for (n, m), r in rows.items() if m == mode)
+        if not points:
+            continue
+        sizes = [n for n, _ in points]
+        calls.plot(sizes, [r["emulator_api_calls"] for _, r in points], style, label=mode)
+        wall.plot(sizes, [r["wall_s"] for _, r in points], style, label=f"{mode}: wall")
+        if mode == "bulk-deferred":
+            wall.plot(sizes, [r["worker_s"] for _, r in points], "^:", label="bulk-deferred: worker slot held")
+    for axis, title in ((calls, "Salesforce API calls"), (wall, "seconds")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("staged events")
+        axis.set_title(title)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle("REST Collections against Bulk API 2.0 (emulator, org of N Leads, 0.8 N e-mails)", fontsize=10)
+    figure.tight_layout()
+    out = DOCS / "bulk.png"
+    figure.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 
 if __name__ == "__main__":
     main()

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -317,7 +318,11 @@ class BulkWriter:
         if chunk:
             yield chunk, header + b"".join(lines), prints
 
-    def open_job(self, draft: BulkJob, body: bytes, prints: list[Fingerprint], on_job: JobStarted | None) -> BulkJob:
+    def open_job(
+        self, draft: BulkJob, body: bytes | IO[bytes], prints: list[Fingerprint], on_job: JobStarted | None
+    ) -> BulkJob:
+        """Create the job, record it (``on_job``), upload ``body`` (bytes, or a file read from its start) and close
+        it."""
         spec: dict[str, Any] = {
             "object": draft.sobject,
             "operation": draft.operation,
@@ -344,16 +349,18 @@ class BulkWriter:
             job.operation,
             len(job.indices),
             job.sobject,
-            f"{len(body):,}",
+            f"{_size(body):,}",
             state,
         )
         return replace(job, state=state)
 
-    def _upload(self, job_id: str, body: bytes) -> None:
+    def _upload(self, job_id: str, body: bytes | IO[bytes]) -> None:
         path = f"jobs/ingest/{job_id}/batches"
 
         def put(sf: Salesforce) -> requests.Response:
             headers = {"Content-Type": "text/csv; charset=UTF-8", "Accept": "application/json"}
+            if not isinstance(body, bytes):
+                body.seek(0)  # streamed from disk; a resend after a new login starts over
             return call_salesforce(
                 sf.base_url + path, "PUT", sf.session, dict(sf.headers), additional_headers=headers, data=body
             )
@@ -556,6 +563,12 @@ class JobRows:
 def collect_stop(exc: SalesforceApiError) -> StopReason:
     """Why collecting stopped: a job Salesforce will not show (a refused read) is treated as transient trouble."""
     return stop_reason(exc) if not isinstance(exc, PermanentError) else "transient"
+
+
+def _size(body: bytes | IO[bytes]) -> int:
+    if isinstance(body, bytes):
+        return len(body)
+    return os.fstat(body.fileno()).st_size
 
 
 def _digest(text: str) -> int:

@@ -217,8 +217,7 @@ class SalesforceWriter:
     # takes the cheaper in API calls. A query job that fails falls back to ``IN``.
     def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]:
         """Leads by e-mail, case-insensitively: lower-cased e-mail → matches; e-mails not found are absent."""
-        wanted = _unique_lower(e.lower() for e in emails if e)
-        asked = set(wanted)  # a set: the membership check runs once per record found
+        wanted, asked = _lowered(emails)  # a set too: the membership check runs once per record found
         found: dict[str, list[LeadMatch]] = {}
         for record in self._lookup(LEAD_COLUMNS, "Lead", "Email", wanted, booleans=frozenset({"IsConverted"})):
             email = str(record.get("Email") or "").lower()
@@ -641,6 +640,23 @@ def _invalid(w: Write) -> str | None:
         if ext not in w.fields:
             return f"an upsert needs its external id field {ext!r} among the fields"
     return None
+
+
+def _lowered(values: Iterable[str]) -> tuple[list[str], set[str]]:
+    """Non-empty values lower-cased, once each, in first-seen order, and as a set. A value already in lower case is
+    kept as the caller's object: a million e-mails are not copied twice."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        lowered = value.lower()
+        if lowered == value:
+            lowered = value
+        if lowered not in seen:
+            seen.add(lowered)
+            out.append(lowered)
+    return out, seen
 
 
 def _unique_lower(values: Iterable[str]) -> list[str]:

@@ -40,6 +40,7 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     DEFAULT_BULK_THRESHOLD,
     BulkWriter,
     RestWrite,
+    RowResult,
     WriteMode,
     choose_write_mode,
     worst_stop,
@@ -302,14 +303,14 @@ def _sync_group(
     log: Log,
     write_policy: tuple[WriteMode, int, int] = ("rest", DEFAULT_BULK_THRESHOLD, 0),
     handoff: Handoff | None = None,
-    prefetched: Mapping[str, tuple[LeadMatch, ...]] | None = None,
+    prefetched: dict[str, tuple[LeadMatch, ...]] | None = None,
 ) -> None:
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
     try:
         emails = lead_emails(events, options)
-        if prefetched is not None:
-            matches = {email: prefetched[email] for email in emails if email in prefetched}
+        if prefetched is not None:  # each e-mail is in one partition only: hand its matches over, free the rest
+            matches = {email: prefetched.pop(email) for email in emails if email in prefetched}
         else:
             matches = writer.lookup_leads(emails) if emails else {}
             if emails:
@@ -422,13 +423,16 @@ def settle_jobs(
     Rows are read back in a stream; a record is decoded only when it failed or goes over REST."""
     done: Counter[str] = Counter()
     for outcome in finish(ledger, bulk, log=log):
-        results = {r.index: r for r in outcome.rows.results}
+        results: list[RowResult | None] = [None] * outcome.record.rows
+        for answer in outcome.rows.results:
+            results[answer.index] = answer
+        outcome.rows.results.clear()
         by_rest = set(outcome.rows.rest)
         settled: list[tuple[_Answer | None, list[PendingEvent]]] = []
         later: list[tuple[Write, list[PendingEvent]]] = []
         sobject = outcome.record.sobject
         for index, (_, write_data, event_data) in enumerate(outcome.lines()):
-            result = results.get(index)
+            result = results[index]
             if result is not None and result.status != "failed":
                 settled.append((_Answer(sobject, "", result.status), events_of(event_data)))
             elif result is not None:

@@ -17,6 +17,7 @@ deleted as soon as their job is accounted for.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -371,15 +372,18 @@ class Handoff:
                 flushed.unsent_events += chunk.events
                 log.warning("Stopping the Bulk submission (%s): %s", flushed.stop_reason, exc)
         finally:
-            os.unlink(chunk.path)
+            chunk.remove()
 
 
 class _Chunk:
-    """One upload being built: its CSV lines in memory, its ledger rows in a private gzip file."""
+    """One upload being built: its CSV in a private file (streamed to Salesforce from disk), its ledger rows in a
+    private gzip file, its fingerprints in memory."""
 
     def __init__(self, path: str, header: bytes) -> None:
         self.path = path
-        self._lines = [header]
+        self.csv_path = path + ".csv"
+        self._csv = os.fdopen(os.open(self.csv_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), "w+b")
+        self._csv.write(header)
         self.size = len(header)
         self.prints: list[Fingerprint] = []
         self.rows = 0
@@ -389,7 +393,7 @@ class _Chunk:
 
     def add(self, fingerprint: Fingerprint, line: bytes, write: msgspec.Raw, events: msgspec.Raw, count: int) -> None:
         self.prints.append(fingerprint)
-        self._lines.append(line)
+        self._csv.write(line)
         self.size += len(line)
         self.rows += 1
         self.events += count
@@ -398,11 +402,16 @@ class _Chunk:
     def close(self) -> None:
         self._file.close()
         self._raw.close()
+        self._csv.flush()
 
-    def body(self) -> bytes:
-        body = b"".join(self._lines)
-        self._lines = []
-        return body
+    def body(self) -> IO[bytes]:
+        return self._csv
+
+    def remove(self) -> None:
+        self._csv.close()
+        for path in (self.path, self.csv_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     def read_back(self) -> Iterator[Line]:
         with gzip.open(self.path, "rb") as stream:
