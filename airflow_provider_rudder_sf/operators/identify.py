@@ -315,7 +315,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
                     writer.by_object[sobject] = Counter(counts)
                 before = summary.api_calls
                 self._settle(ledger, writer, dead_letters, summary, resumed=False)
-                summary.api_calls = before + writer.api_calls + int(event.get("polls", 0))
+                summary.api_calls = before + writer.api_calls + int(event.get("api_calls", event.get("polls", 0)))
                 if not dead_letters.count:
                     summary.dead_letter_location = saved.get("summary", {}).get("dead_letter_location")
         return self._conclude(context, hook, summary)

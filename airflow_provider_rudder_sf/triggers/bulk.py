@@ -20,8 +20,9 @@ from airflow_provider_rudder_sf.salesforce.errors import SalesforceApiError
 class BulkJobsTrigger(BaseTrigger):
     """Fires once every job in ``job_ids`` has ended (``JobComplete``, ``Failed`` or ``Aborted``).
 
-    The event is ``{"status": "done", "states": {job id: state}, "polls": n}``, or ``{"status": "error",
-    "message": ...}`` when Salesforce could not be asked (the task then fails and its retry collects the jobs).
+    The event is ``{"status": "done", "states": {job id: state}, "polls": n, "api_calls": n}`` (every request the
+    trigger sent, its budget check included), or ``{"status": "error", "message": ...}`` when Salesforce could not be
+    asked (the task then fails and its retry collects the jobs).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class BulkJobsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         states: dict[str, str] = {}
         polls = 0
+        client: Any = None
         try:
             client = await asyncio.to_thread(self._client)
             waiting = list(self.job_ids)
@@ -80,9 +82,11 @@ class BulkJobsTrigger(BaseTrigger):
                         states[job_id] = state
                         waiting.remove(job_id)
         except SalesforceApiError as exc:  # scrubbed of secrets by the client
-            yield TriggerEvent({"status": "error", "message": f"{exc.code}: {exc}", "polls": polls})  # type: ignore[no-untyped-call]
+            yield TriggerEvent(
+                {"status": "error", "message": f"{exc.code}: {exc}", "polls": polls, "api_calls": _calls(client)}
+            )  # type: ignore[no-untyped-call]
             return
-        yield TriggerEvent({"status": "done", "states": states, "polls": polls})  # type: ignore[no-untyped-call]
+        yield TriggerEvent({"status": "done", "states": states, "polls": polls, "api_calls": _calls(client)})  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
         """A user marked the deferred task failed (or cleared it): abort the jobs still running. Not on a triggerer
@@ -96,3 +100,7 @@ class BulkJobsTrigger(BaseTrigger):
                 self.log.warning("Aborted Bulk job %s", job_id)
             except SalesforceApiError as exc:
                 self.log.warning("Could not abort Bulk job %s (%s)", job_id, exc.code)
+
+
+def _calls(client: Any) -> int:
+    return int(client.api_calls) if client is not None else 0
