@@ -21,6 +21,7 @@ import contextlib
 import functools
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -61,6 +62,7 @@ LEDGER = "_bulk-jobs.json"
 SUMMARY = "_bulk-summary.json"
 _VERSION = 1
 _encode = msgspec.json.Encoder(order="sorted").encode
+_encode_any = msgspec.json.Encoder(order="sorted", enc_hook=str).encode
 # Ledger rows and staged rows are decoded lazily: a record or an event is parsed only when it is needed.
 _ROW = msgspec.json.Decoder(tuple[int, int | None, msgspec.Raw, msgspec.Raw])
 _STAGED = msgspec.json.Decoder(tuple[dict[str, str], int, msgspec.Raw, msgspec.Raw])
@@ -100,8 +102,15 @@ class PendingEvent(NamedTuple):
 
 
 def event_key(raw: object) -> str:
-    """Names one staged event across tries without keeping it: the same line (or row) gives the same key."""
-    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else _encode(raw)
+    """Names one staged event across tries without keeping it: the same line (or row) gives the same key, before
+    and after the spool (which writes a row's dates and decimals as the text msgspec gives them)."""
+    if isinstance(raw, str):
+        data = raw.encode("utf-8", "surrogatepass")
+    else:
+        try:
+            data = _encode_any(raw)
+        except UnicodeEncodeError:
+            data = json.dumps(raw, sort_keys=True, ensure_ascii=True, default=str).encode("ascii")
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 

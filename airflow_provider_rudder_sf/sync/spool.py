@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, MappingOptions, classify, record_key, shard_of
 from airflow_provider_rudder_sf.mapping.events import Decode
 
@@ -35,6 +37,10 @@ SPOOL_PREFIX = "rudder-sf-spool-"
 # An event handed over as a dict has no line to measure, and serialising it only to measure it would cost as much
 # as classifying it; such events come from in-memory lists, which are small, so a flat guess is good enough.
 _DICT_EVENT_BYTES = 1024
+# msgspec, not json: the spill is on the hot path of every large run. Values JSON cannot say (a SQL row's
+# datetime, Decimal, ...) are written as their text, as json.dumps(default=str) would.
+_encode = msgspec.json.Encoder(enc_hook=str).encode
+_decode = msgspec.json.Decoder().decode
 _SPOOL_NAME = re.compile(re.escape(SPOOL_PREFIX) + r"(\d+)-([0-9a-f]{8})-")
 
 
@@ -95,10 +101,10 @@ def remove_stale_spools(parent: Path | None = None) -> list[Path]:
     return removed
 
 
-def _create_private(path: str) -> IO[str]:
+def _create_private(path: str) -> IO[bytes]:
     """Open a new file readable by its owner only: created 0600, never through an existing name."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return open(descriptor, "w", encoding="utf-8")
+    return open(descriptor, "wb", buffering=1 << 16)
 
 
 def _estimated_bytes(raw: object) -> int:
@@ -133,7 +139,7 @@ class Spool:
         self._memory: list[Entry] = []
         self._memory_bytes = 0
         self._dir: str | None = None
-        self._files: list[IO[str]] = []
+        self._files: list[IO[bytes]] = []
         self._paths: list[str] = []
         self.count = 0
         remove_stale_spools(self._parent)
@@ -175,8 +181,11 @@ class Spool:
     def _write(self, event: IdentifyEvent, origin: str) -> None:
         raw: Any = event.raw
         entry = {"s": event.seq, "o": origin, "t" if isinstance(raw, str) else "d": raw}
-        line = json.dumps(entry, ensure_ascii=True, default=str)
-        self._files[shard_of(record_key(event), self._partitions)].write(line + "\n")
+        try:
+            line = _encode(entry)
+        except UnicodeEncodeError:  # a lone surrogate in a dict event: escaped, as json.dumps does
+            line = json.dumps(entry, ensure_ascii=True, default=str).encode("ascii")
+        self._files[shard_of(record_key(event), self._partitions)].write(line + b"\n")
 
     def groups_of_events(self) -> Iterator[list[Entry]]:
         """Yields every event exactly once, one group at a time; each record's events are in one group."""
@@ -189,14 +198,14 @@ class Spool:
         for handle in self._files:
             handle.close()
         for path in self._paths:
-            with open(path, encoding="utf-8") as stream:
+            with open(path, "rb") as stream:
                 group = [self._restore(line) for line in stream]
             os.unlink(path)
             if group:
                 yield group
 
-    def _restore(self, line: str) -> Entry:
-        entry = json.loads(line)
+    def _restore(self, line: bytes) -> Entry:
+        entry = _decode(line)
         raw = entry["t"] if "t" in entry else entry["d"]
         event = classify(raw, entry["s"], self._options, self._decode)
         if not isinstance(event, IdentifyEvent):  # classification is deterministic; this would be a bug
