@@ -54,7 +54,7 @@ def child(events: str, dead_letter: str, mode: str) -> None:
         max_dead_letter_ratio=0.05,
         write_mode="rest" if mode == "rest" else "bulk",
         deferrable=mode == "bulk-deferred",
-        poll_interval=5.0,
+        poll_interval=15.0,  # the operator's default
     )
     ti = SimpleNamespace(dag_id="bench_bulk", run_id="bench", task_id="sync", map_index=-1, try_number=1)
     context: dict[str, Any] = {"ti": ti}

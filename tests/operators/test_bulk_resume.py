@@ -270,3 +270,60 @@ def test_a_spilled_run_sends_one_job_per_operation_for_all_its_partitions(crm, t
         [f"old{n}@example.com" for n in range(10)] + [f"new{n}@example.com" for n in range(30)]
     )
     assert not list((tmp_path / "ledger").iterdir()) and not list((tmp_path / "staging").iterdir())
+
+
+# -- aborting ----------------------------------------------------------------------------------------------------
+def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_marking_a_waiting_task_failed_aborts_its_jobs(crm, tmp_path):
+    import threading
+
+    from airflow_provider_rudder_sf.compat import AirflowException
+
+    crm.set_faults(bulk_rows_per_second=0)  # the jobs stand still until aborted
+    op = operator(staged(existing=0, new=20), str(tmp_path / "dead-letters"))
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute(context(1))
+        except BaseException as exc:  # handed to the test thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)  # a broken on_kill must not hang the session
+    worker.start()
+    _wait_for(lambda: op._jobs is not None, "the task to wait on its job")
+    op.on_kill()
+    worker.join(timeout=60)
+
+    assert [j["state"] for j in crm.bulk_jobs()] == ["Aborted"]
+    assert len(failure) == 1 and isinstance(failure[0], AirflowException)
+    assert "Stopped early (transient): 20 events were not sent" in str(failure[0])
+    assert crm.records("Lead") == []
+
+
+def test_the_triggers_on_kill_aborts_the_jobs_it_waits_for(crm, tmp_path):
+    import asyncio
+
+    from airflow_provider_rudder_sf.compat import TaskDeferred
+    from airflow_provider_rudder_sf.triggers.bulk import BulkJobsTrigger
+
+    crm.set_faults(bulk_rows_per_second=0)
+    op = operator(staged(existing=0, new=5), str(tmp_path / "dead-letters"), deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context(1))
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, BulkJobsTrigger) and deferred.value.method_name == "execute_complete"
+
+    asyncio.run(trigger.on_kill())
+
+    assert [j["state"] for j in crm.bulk_jobs()] == ["Aborted"]
+    assert crm.records("Lead") == []
