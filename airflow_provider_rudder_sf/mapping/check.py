@@ -8,12 +8,13 @@ each field name. The caller applies ``on_field_error``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 from airflow_provider_rudder_sf.mapping.coerce import Coerced, FieldIssue, coerce
 from airflow_provider_rudder_sf.mapping.model import Operation
-from airflow_provider_rudder_sf.mapping.schema import FieldSchema, ObjectSchema
+from airflow_provider_rudder_sf.mapping.schema import TEXT_TYPES, FieldSchema, ObjectSchema
 
 
 class Checked(NamedTuple):
@@ -22,6 +23,15 @@ class Checked(NamedTuple):
     fields: dict[str, Any]
     issues: tuple[FieldIssue, ...]
     coercions: tuple[tuple[str, str], ...]
+
+
+class _Field(NamedTuple):
+    """A resolved field: its schema, whether it is protected, and the longest plain text it takes as it is (None
+    when every value goes through the coercion table)."""
+
+    spec: FieldSchema
+    protected: bool
+    text_limit: int | None
 
 
 class FieldChecker:
@@ -40,22 +50,26 @@ class FieldChecker:
         self.operation = operation
         self.protected = frozenset(name.lower() for name in protected)
         self.truncate_text = truncate_text
-        self._resolved: dict[str, FieldSchema | FieldIssue] = {}
+        self._resolved: dict[str, _Field | FieldIssue] = {}
 
     def check(self, fields: Mapping[str, Any], explicit: Collection[str] = ()) -> Checked:
         kept: dict[str, Any] = {}
         issues: list[FieldIssue] = []
         coercions: list[tuple[str, str]] = []
         for name, value in fields.items():
-            spec = self._resolved.get(name)
-            if spec is None:
-                spec = self._resolved[name] = self._resolve(name)
-            if type(spec) is FieldIssue:
-                issues.append(spec)
+            field = self._resolved.get(name)
+            if field is None:
+                field = self._resolved[name] = self._field(name)
+            if type(field) is FieldIssue:
+                issues.append(field)
                 continue
-            assert isinstance(spec, FieldSchema)
-            if spec.name.lower() in self.protected and name not in explicit:
+            assert isinstance(field, _Field)
+            spec = field.spec
+            if field.protected and name not in explicit:
                 issues.append(_protected(self.sobject, spec.name))
+                continue
+            if field.text_limit is not None and type(value) is str and len(value) <= field.text_limit:
+                kept[spec.name] = value  # the common case: plain text that fits, sent as it is
                 continue
             result = coerce(self.sobject, spec, value, truncate_text=self.truncate_text)
             if type(result) is FieldIssue:
@@ -66,6 +80,15 @@ class FieldChecker:
             if result.coercion is not None:
                 coercions.append((spec.name, result.coercion))
         return Checked(kept, tuple(issues), tuple(coercions))
+
+    def _field(self, name: str) -> _Field | FieldIssue:
+        spec = self._resolve(name)
+        if isinstance(spec, FieldIssue):
+            return spec
+        restricted = spec.picklist is not None and spec.restricted
+        plain = spec.type in TEXT_TYPES and spec.type != "multipicklist" and not restricted
+        limit = (spec.length or sys.maxsize) if plain else None
+        return _Field(spec, spec.name.lower() in self.protected, limit)
 
     def _resolve(self, name: str) -> FieldSchema | FieldIssue:
         spec = self.schema.field(name)
