@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Literal
@@ -444,7 +445,7 @@ class BulkWriter:
                 on_batch(BatchProgress(number, len(jobs), len(job.indices), ok, len(rows.results) - ok))
         return outcome
 
-    def collect_job(self, job: BulkJob, prints: Sequence[Fingerprint], *, wait: bool = True) -> JobRows:
+    def collect_job(self, job: BulkJob, prints: Iterable[Fingerprint], *, wait: bool = True) -> JobRows:
         """One job's per-row outcome, by position in the writes it was submitted with: ``prints[k]`` is the
         fingerprint of the row ``job.indices[k]``. Needs no record values, so another process can collect."""
         state = self._wait(job) if wait else str(self.job_info(job.id).get("state"))
@@ -479,7 +480,7 @@ class BulkWriter:
                 raise TransientError(f"Bulk job {job.id} is still {state} after the abort", code="BULK_JOB_RUNNING")
         return state
 
-    def _results(self, job: BulkJob, state: str, prints: Sequence[Fingerprint]) -> JobRows:
+    def _results(self, job: BulkJob, state: str, prints: Iterable[Fingerprint]) -> JobRows:
         """Result files → per-row outcomes. Each file is read only while rows are unaccounted for."""
         match = _Correlator(job, prints)
         rows = JobRows(state)
@@ -487,7 +488,7 @@ class BulkWriter:
             index = match.take(row)
             if index is not None:
                 rows.results.append(_success(index, job.operation, row))
-        if match.left:
+        if match.unmatched:
             for row in self._download(job.id, "failedResults"):
                 index = match.take(row)
                 if index is None:
@@ -500,11 +501,11 @@ class BulkWriter:
                     rows.unsent.append(index)
                 else:
                     rows.results.append(_failure(index, code, message))
-        if match.left:
+        if match.unmatched:
             never = [i for row in self._download(job.id, "unprocessedrecords") if (i := match.take(row)) is not None]
             # A job that failed as a whole (bad header, ...) would fail again: REST gives each row its own answer.
             (rows.rest if state == "Failed" else rows.unsent).extend(never)
-        if match.left:
+        if match.unmatched:
             missing = sorted(match.left)
             log.warning("Bulk job %s: %d record(s) are in no result file", job.id, len(missing))
             if state == "JobComplete":
@@ -525,7 +526,7 @@ class BulkWriter:
         return iter_csv(response.content)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowResult:
     """What Salesforce did with one uploaded row (``index``: its position in the submitted writes)."""
 
@@ -596,36 +597,45 @@ class _Correlator:
     their order is not the upload's). Works on fingerprints, so it needs no record values; plain dicts of ints keep
     it small at a million rows (a digest seen twice keeps its rows in a list)."""
 
-    def __init__(self, job: BulkJob, prints: Sequence[Fingerprint]) -> None:
-        if len(prints) != len(job.indices):
-            raise ValueError(f"Bulk job {job.id}: {len(prints)} fingerprints for {len(job.indices)} rows")
+    def __init__(self, job: BulkJob, prints: Iterable[Fingerprint]) -> None:
         self.columns = job.columns
         self.key = job.key
-        self.left: set[int] = set(job.indices)
-        self._rows: dict[int, int] = {}
+        self.indices = job.indices
+        # By position in the job (k for indices[k]): compact arrays, not a million Python objects.
+        self._rows = array("Q")
+        self._left = bytearray(b"\x01") * len(job.indices)
         self._by_key: dict[int, int | list[int]] = {}
         self._by_row: dict[int, int | list[int]] = {}
-        for index, (row, key) in zip(job.indices, prints, strict=True):
-            self._rows[index] = row
-            _add(self._by_row, row, index)
+        for k, (row, key) in enumerate(prints):
+            self._rows.append(row)
+            _add(self._by_row, row, k)
             if key is not None:
-                _add(self._by_key, key, index)
+                _add(self._by_key, key, k)
+        if len(self._rows) != len(job.indices):
+            raise ValueError(f"Bulk job {job.id}: {len(self._rows)} fingerprints for {len(job.indices)} rows")
+        self.unmatched = len(job.indices)
+
+    @property
+    def left(self) -> list[int]:
+        """The rows no result row has matched yet (as indices into the submitted writes)."""
+        return [self.indices[k] for k, flag in enumerate(self._left) if flag]
 
     def take(self, row: dict[str, str]) -> int | None:
         content = _digest("\x1f".join(row.get(c, "") for c in self.columns))
         found: int | None = None
         if self.key is not None and self.key in row:
-            candidates = [i for i in _get(self._by_key, _digest(row[self.key].casefold())) if i in self.left]
-            exact = [i for i in candidates if self._rows[i] == content]
+            candidates = [k for k in _get(self._by_key, _digest(row[self.key].casefold())) if self._left[k]]
+            exact = [k for k in candidates if self._rows[k] == content]
             if exact or candidates:
                 found = (exact or candidates)[0]
         if found is None:
-            found = next((i for i in _get(self._by_row, content) if i in self.left), None)
+            found = next((k for k in _get(self._by_row, content) if self._left[k]), None)
         if found is None:
             log.warning("A Bulk result row matches no record that was uploaded in its job")
             return None
-        self.left.discard(found)
-        return found
+        self._left[found] = 0
+        self.unmatched -= 1
+        return self.indices[found]
 
 
 def _add(table: dict[int, int | list[int]], digest: int, index: int) -> None:

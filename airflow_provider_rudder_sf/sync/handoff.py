@@ -470,16 +470,14 @@ def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome
             )
             ledger.forget(record.id)
             continue
-        prints = [fingerprint for fingerprint, _, _ in lines]
         log.info(
             "Collecting Bulk job %s (%s %d %s record(s), %s)",
             record.id,
             record.operation,
-            len(prints),
+            record.rows,
             record.sobject,
             state,
         )
-        rows = bulk.collect_job(record.job(state), prints)
-        del prints
+        rows = bulk.collect_job(record.job(state), (fingerprint for fingerprint, _, _ in lines))
         yield JobOutcome(record, rows, functools.partial(ledger.read_lines, record.id))
         ledger.forget(record.id)
