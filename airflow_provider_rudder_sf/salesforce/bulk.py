@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -516,14 +517,33 @@ class BulkWriter:
         return rows
 
     def _download(self, job_id: str, kind: str) -> Iterator[dict[str, str]]:
+        """A result file, read through a private temporary file: a million rows of results never sit in memory
+        whole. The download happens inside the client's choke point, so a connection lost mid-file is retried."""
         path = f"jobs/ingest/{job_id}/{kind}/"
 
-        def get(sf: Salesforce) -> requests.Response:
+        def get(sf: Salesforce) -> IO[bytes]:
             headers = {"Accept": "text/csv"}
-            return call_salesforce(sf.base_url + path, "GET", sf.session, dict(sf.headers), additional_headers=headers)
+            response = call_salesforce(
+                sf.base_url + path, "GET", sf.session, dict(sf.headers), additional_headers=headers, stream=True
+            )
+            spooled = tempfile.TemporaryFile()  # noqa: SIM115 - the caller reads it, then closes it (0600, unlinked)
+            try:
+                for block in response.iter_content(1 << 20):
+                    spooled.write(block)
+            except BaseException:
+                spooled.close()
+                raise
+            finally:
+                response.close()
+            spooled.seek(0)
+            return spooled
 
-        response = self.client.call(get, name=f"GET {path}")
-        return iter_csv(response.content)
+        return _rows_of(self.client.call(get, name=f"GET {path}"))
+
+
+def _rows_of(spooled: IO[bytes]) -> Iterator[dict[str, str]]:
+    with spooled:
+        yield from iter_csv(spooled)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 NULL = "#N/A"
 
@@ -71,10 +71,11 @@ def parse_csv(data: bytes | str) -> tuple[list[str], list[dict[str, str]]]:
     return header, [dict(zip(header, row, strict=False)) for row in rows[1:] if row]
 
 
-def iter_csv(data: bytes) -> Iterator[dict[str, str]]:
-    """A result file's rows one at a time, decoded as they are read: a million-row file never becomes a million
-    dicts (nor a second, decoded copy of itself) in memory."""
-    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+def iter_csv(data: bytes | IO[bytes]) -> Iterator[dict[str, str]]:
+    """A result file's rows one at a time, decoded as they are read (from memory or from a file): a million-row
+    file never becomes a million dicts, nor a decoded copy of itself, in memory."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    reader = csv.reader(io.TextIOWrapper(source, encoding="utf-8-sig", newline=""))
     header = next(reader, None)
     if header is None:
         return
