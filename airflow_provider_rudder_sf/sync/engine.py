@@ -503,12 +503,7 @@ def _settle_rows(
             continue
         if tally is not None:
             tally(answer.sobject, answer.status)
-        if answer.status == "created":
-            summary.created += 1
-        elif answer.status == "updated":
-            summary.updated += 1
-        else:
-            summary.failed += 1
+        _count_record(summary, answer.status)
         for event in events:
             done[event.key] += 1
             if resumed:
@@ -533,6 +528,15 @@ def _settle_rows(
             summary.dead_lettered += 1
             summary.dead_letters_by_code[code] += 1
     return done
+
+
+def _count_record(summary: SyncSummary, status: str) -> None:
+    if status == "created":
+        summary.created += 1
+    elif status == "updated":
+        summary.updated += 1
+    else:
+        summary.failed += 1
 
 
 def _note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
@@ -672,12 +676,7 @@ def _apply_report(
     duplicates: dict[int, tuple[str, ...]] = {}
     succeeded_events: set[int] = set()
     for result in report.results:
-        if result.status == "created":
-            summary.created += 1
-        elif result.status == "updated":
-            summary.updated += 1
-        else:
-            summary.failed += 1
+        _count_record(summary, result.status)
         for seq in result.write.sources:
             if result.ok:
                 succeeded_events.add(seq)
