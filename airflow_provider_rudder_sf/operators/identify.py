@@ -27,7 +27,8 @@ from airflow_provider_rudder_sf.sources import open_source
 from airflow_provider_rudder_sf.sources.files import iter_files, staged_files
 from airflow_provider_rudder_sf.statestore import DirectoryStore
 from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run_sync
-from airflow_provider_rudder_sf.sync.engine import ConfigurationError, settle_jobs
+from airflow_provider_rudder_sf.sync.bulkrun import settle_jobs
+from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 from airflow_provider_rudder_sf.sync.handoff import Handoff, Ledger
 from airflow_provider_rudder_sf.triggers.bulk import BulkJobsTrigger
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from airflow_provider_rudder_sf.operators.run_record import RunRecord
     from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
     from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
-    from airflow_provider_rudder_sf.sync.engine import Writer
+    from airflow_provider_rudder_sf.sync.ports import Writer
 
 
 def salesforce_asset(salesforce_conn_id: str = RudderSalesforceHook.default_conn_name, sobject: str = "Lead") -> Asset:

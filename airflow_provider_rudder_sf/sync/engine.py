@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -27,7 +27,6 @@ from airflow_provider_rudder_sf.mapping import (
     ObjectSchema,
     Plan,
     Rejected,
-    Write,
     build_plan,
     classify,
     lead_emails,
@@ -35,123 +34,37 @@ from airflow_provider_rudder_sf.mapping import (
     record_key,
     shard_of,
 )
-from airflow_provider_rudder_sf.mapping.check import issues_reason
-from airflow_provider_rudder_sf.mapping.model import Stage
 from airflow_provider_rudder_sf.salesforce.bulk import (
     DEFAULT_BULK_THRESHOLD,
-    BulkWriter,
-    RestWrite,
-    RowResult,
     WriteMode,
     choose_write_mode,
-    worst_stop,
 )
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     PermanentError,
     SessionExpired,
-    StopReason,
     TransientError,
     stop_reason,
 )
-from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, BatchProgress, WriteReport, WriteResult
+from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
+from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, skipped_line
+from airflow_provider_rudder_sf.sync.bulkrun import flush, hand_off
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,
-    Ledger,
     PendingEvent,
     event_key,
-    events_of,
-    finish,
-    raw_event,
-    write_of,
 )
+from airflow_provider_rudder_sf.sync.ports import DeadLetterSink, Log, Writer
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-class Log(Protocol):
-    """A standard library logger or Airflow's task logger: %-style messages only, so both work."""
-
-    def info(self, msg: Any, /, *args: Any) -> Any: ...
-
-    def warning(self, msg: Any, /, *args: Any) -> Any: ...
-
-
 class ConfigurationError(ValueError):
     """The run's configuration cannot work against this org (a field_map to a missing field, ...): fail once,
     before any write, and do not retry."""
-
-
-class Writer(Protocol):
-    """What the engine needs from :class:`~airflow_provider_rudder_sf.salesforce.writer.SalesforceWriter`."""
-
-    @property
-    def api_calls(self) -> int: ...
-
-    describe_calls: int
-
-    def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]: ...
-
-    def schemas(self, sobjects: Iterable[str]) -> dict[str, ObjectSchema | None]: ...
-
-    def match_records(self, sobject: str, field: str, values: Iterable[Any]) -> dict[str, tuple[str, ...]]: ...
-
-    def write(
-        self,
-        writes: Sequence[Write],
-        *,
-        on_batch: Callable[[BatchProgress], None] | None = None,
-        mode: Literal["rest", "bulk"] = "rest",
-    ) -> WriteReport: ...
-
-
-class DeadLetterSink(Protocol):
-    """What the engine needs from :class:`~airflow_provider_rudder_sf.deadletter.DeadLetterWriter`."""
-
-    count: int
-
-    @property
-    def location(self) -> str: ...
-
-    def write(
-        self,
-        event: object,
-        *,
-        stage: Stage,
-        code: str,
-        reason: str,
-        origin: str | None = None,
-        seq: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None: ...
-
-
-class LogOnlyDeadLetters:
-    """Used when no ``dead_letter`` location is configured: counts and logs codes, so nothing is silently dropped."""
-
-    location = ""
-
-    def __init__(self, log: Log) -> None:
-        self._log = log
-        self.count = 0
-
-    def write(
-        self,
-        event: object,
-        *,
-        stage: Stage,
-        code: str,
-        reason: str,
-        origin: str | None = None,
-        seq: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        # The reason may quote a trait value (PII): log only the code and where the event came from.
-        self.count += 1
-        self._log.warning("Dead letter (no dead_letter location set): %s at %s stage, from %s", code, stage, origin)
 
 
 def _gc_frozen(run: _F) -> _F:
@@ -236,7 +149,7 @@ def run_sync(
                 prefetched,
             )
         if handoff is not None:
-            _flush(handoff, writer, dead_letters, summary, log)
+            flush(handoff, writer, dead_letters, summary, log)
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
     summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
@@ -344,7 +257,7 @@ def _sync_group(
     summary.dropped_system_fields.update(plan.dropped_system_fields)
     _record_schema_report(plan, summary)
     for rejected in plan.rejected:
-        extra = {"fields": [_issue_dict(i) for i in rejected.fields]} if rejected.fields else None
+        extra = {"fields": [issue_dict(i) for i in rejected.fields]} if rejected.fields else None
         _dead_letter_rejected(rejected, origins[rejected.seq][1], dead_letters, summary, extra)
 
     if dry_run:
@@ -365,7 +278,7 @@ def _sync_group(
             policy,
         )
     if mode == "bulk" and handoff is not None:
-        report = _hand_off(handoff, writer, plan, origins)  # the jobs' events are settled later
+        report = hand_off(handoff, writer, plan, origins)  # the jobs' events are settled later
     else:
         report = writer.write(plan.writes, mode=mode)  # the writer logs each batch (or Bulk job): "i of n"
     applied = _apply_report(report, origins, dead_letters, summary)
@@ -374,176 +287,6 @@ def _sync_group(
         summary.stop_reason = report.stop_reason
         summary.stop_message = f"{len(report.unsent)} records were not sent; a retry or the next run sends them."
         log.warning("Stopped early (%s): %s", summary.stop_reason, summary.stop_message)
-
-
-def _hand_off(
-    handoff: Handoff, writer: Writer, plan: Plan, origins: dict[int, tuple[IdentifyEvent, str]]
-) -> WriteReport:
-    """Stage the group's Bulk-bound writes (submitted once, for all groups, by :func:`_flush`); what Bulk cannot
-    carry goes over REST now. The report holds only what REST settled and what it did not send."""
-    rest = [plan.writes[i] for i in handoff.add(plan.writes, origins, plan)]
-    if not rest:
-        return WriteReport(results=(), unsent=(), stop_reason=None, api_calls=0, api_usage=None)
-    return writer.write(rest, mode="rest")
-
-
-def _flush(handoff: Handoff, writer: Writer, dead_letters: DeadLetterSink, summary: SyncSummary, log: Log) -> None:
-    """Submit every staged write as Bulk jobs (recorded in the ledger); rows Bulk refuses go over REST now."""
-    if not handoff.pending_events:
-        return
-    flushed = handoff.flush(log)
-    log.info(
-        "Submitted %d Bulk job(s) for %d events; their results are collected when the jobs end",
-        flushed.jobs,
-        handoff.pending_events,
-    )
-    if flushed.rest:
-        report = writer.write([w for w, _ in flushed.rest], mode="rest")
-        _settle_rows(_by_identity(flushed.rest, report), dead_letters, summary, resumed=False)
-        _note_stop(summary, report.stop_reason, f"{len(report.unsent)} records were not sent")
-    if flushed.unsent_events:
-        summary.unsent += flushed.unsent_events
-        _note_stop(summary, flushed.stop_reason, f"the Bulk jobs of {flushed.unsent_events} events were not submitted")
-
-
-class _Answer(NamedTuple):
-    """What became of one record, as much as the counts and dead letters need."""
-
-    sobject: str
-    operation: str
-    status: str
-    code: str | None = None
-    message: str | None = None
-    duplicates: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, result: WriteResult) -> _Answer:
-        w = result.write
-        return cls(w.sobject, w.operation, result.status, result.code, result.message, result.duplicates)
-
-
-def settle_jobs(
-    ledger: Ledger,
-    bulk: BulkWriter,
-    rest: RestWrite,
-    dead_letters: DeadLetterSink,
-    summary: SyncSummary,
-    *,
-    resumed: bool,
-    log: Log,
-    tally: Callable[[str, str], None] | None = None,
-) -> Counter[str]:
-    """Collect every job of ``ledger`` (waiting for those still running) and settle its events; returns the keys
-    of the events settled. ``tally(sobject, status)`` sees each record (the operator counts them per object).
-
-    ``resumed``: the jobs come from an earlier try whose summary is lost. Their settled events are counted as read
-    here, and their unsent ones are not counted at all: the input is read again and plans them anew.
-
-    Rows are read back in a stream; a record is decoded only when it failed or goes over REST."""
-    done: Counter[str] = Counter()
-    for outcome in finish(ledger, bulk, log=log):
-        results: list[RowResult | None] = [None] * outcome.record.rows
-        for answer in outcome.rows.results:
-            results[answer.index] = answer
-        outcome.rows.results.clear()
-        by_rest = set(outcome.rows.rest)
-        settled: list[tuple[_Answer | None, list[PendingEvent]]] = []
-        later: list[tuple[Write, list[PendingEvent]]] = []
-        sobject = outcome.record.sobject
-        for index, (_, write_data, event_data) in enumerate(outcome.lines()):
-            result = results[index]
-            if result is not None and result.status != "failed":
-                settled.append((_Answer(sobject, "", result.status), events_of(event_data)))
-            elif result is not None:
-                settled.append((_Answer.of(result.for_write(write_of(write_data))), events_of(event_data)))
-            elif index in by_rest:
-                later.append((write_of(write_data), events_of(event_data)))
-            else:
-                settled.append((None, events_of(event_data)))
-            if len(settled) >= 10_000:
-                done += _settle_rows(settled, dead_letters, summary, resumed=resumed, tally=tally)
-                settled = []
-        done += _settle_rows(settled, dead_letters, summary, resumed=resumed, tally=tally)
-        stop: StopReason | None = "transient" if outcome.rows.unsent else None
-        if later:
-            log.info("Sending %d record(s) over REST (Bulk API 2.0 could not take them as they are)", len(later))
-            report = rest([w for w, _ in later])
-            done += _settle_rows(_by_identity(later, report), dead_letters, summary, resumed=resumed, tally=tally)
-            stop = worst_stop([stop, report.stop_reason])
-        if not resumed:
-            _note_stop(summary, stop, "records of a Bulk job were not processed")
-        summary.write_mode = "bulk"
-    summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
-    return done
-
-
-def _by_identity(
-    rows: list[tuple[Write, list[PendingEvent]]], report: WriteReport
-) -> list[tuple[_Answer | None, list[PendingEvent]]]:
-    """REST's answers for ``rows`` (a write REST did not send has none)."""
-    answers = {id(result.write): _Answer.of(result) for result in report.results}
-    return [(answers.get(id(write)), events) for write, events in rows]
-
-
-def _settle_rows(
-    rows: Sequence[tuple[_Answer | None, Sequence[PendingEvent]]],
-    dead_letters: DeadLetterSink,
-    summary: SyncSummary,
-    *,
-    resumed: bool,
-    tally: Callable[[str, str], None] | None = None,
-) -> Counter[str]:
-    """Count records and events as :func:`_apply_report` does, for rows of a finished Bulk job (no answer: the
-    row was not processed). Returns the keys of the events settled."""
-    done: Counter[str] = Counter()
-    for answer, events in rows:
-        if answer is None:
-            if not resumed:
-                summary.unsent += len(events)
-            continue
-        if tally is not None:
-            tally(answer.sobject, answer.status)
-        _count_record(summary, answer.status)
-        for event in events:
-            done[event.key] += 1
-            if resumed:
-                summary.read += 1
-            if answer.status != "failed":
-                summary.applied += 1
-                if event.issues:
-                    _skipped_line(raw_event(event.raw), event.origin, event.seq, event.issues, dead_letters, summary)
-                continue
-            code = answer.code or "UNKNOWN_ERROR"
-            message = answer.message or "Salesforce refused the record without a message."
-            extra = {"duplicates": list(answer.duplicates)} if answer.duplicates else None
-            dead_letters.write(
-                raw_event(event.raw),
-                stage="salesforce",
-                code=code,
-                reason=f"{answer.sobject} {answer.operation}: {message}",
-                origin=event.origin,
-                seq=event.seq,
-                extra=extra,
-            )
-            summary.dead_lettered += 1
-            summary.dead_letters_by_code[code] += 1
-    return done
-
-
-def _count_record(summary: SyncSummary, status: str) -> None:
-    if status == "created":
-        summary.created += 1
-    elif status == "updated":
-        summary.updated += 1
-    else:
-        summary.failed += 1
-
-
-def _note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
-    if stop is None:
-        return
-    summary.stop_reason = worst_stop([cast("StopReason | None", summary.stop_reason), stop])
-    summary.stop_message = f"{what}; a retry or the next run sends them."
 
 
 def check_field_map(writer: Writer, options: MappingOptions) -> None:
@@ -616,10 +359,6 @@ def _match_records(
     return found
 
 
-def _issue_dict(issue: FieldIssue) -> dict[str, str]:
-    return {"object": issue.sobject, "field": issue.field, "code": issue.code, "reason": issue.reason}
-
-
 def _record_schema_report(plan: Plan, summary: SyncSummary) -> None:
     for (sobject, field, code), events in plan.schema_issues.items():
         summary.schema_issues[f"{sobject}.{field}"][code] += events
@@ -640,29 +379,7 @@ def _write_skipped_fields(
         if seq not in applied:
             continue
         event, origin = origins[seq]
-        _skipped_line(event.raw, origin, seq, issues, dead_letters, summary)
-
-
-def _skipped_line(
-    raw: object,
-    origin: str,
-    seq: int,
-    issues: tuple[FieldIssue, ...],
-    dead_letters: DeadLetterSink,
-    summary: SyncSummary,
-) -> None:
-    dead_letters.write(
-        raw,
-        stage="schema",
-        code="fields_skipped",
-        reason=issues_reason(issues) + " The record was written without them.",
-        origin=origin,
-        seq=seq,
-        extra={"fields": [_issue_dict(i) for i in issues]},
-    )
-    summary.partial += 1
-    for issue in issues:
-        summary.fields_skipped[f"{issue.sobject}.{issue.field}"] += 1
+        skipped_line(event.raw, origin, seq, issues, dead_letters, summary)
 
 
 def _apply_report(
@@ -676,7 +393,7 @@ def _apply_report(
     duplicates: dict[int, tuple[str, ...]] = {}
     succeeded_events: set[int] = set()
     for result in report.results:
-        _count_record(summary, result.status)
+        count_record(summary, result.status)
         for seq in result.write.sources:
             if result.ok:
                 succeeded_events.add(seq)

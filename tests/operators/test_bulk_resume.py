@@ -232,7 +232,7 @@ def test_a_spilled_run_sends_one_job_per_operation_for_all_its_partitions(crm, t
     from airflow_provider_rudder_sf.mapping import MappingOptions
     from airflow_provider_rudder_sf.sources import open_source
     from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, run_sync
-    from airflow_provider_rudder_sf.sync.engine import settle_jobs
+    from airflow_provider_rudder_sf.sync.bulkrun import settle_jobs
     from airflow_provider_rudder_sf.sync.handoff import Handoff
 
     crm.seed("Lead", [{"LastName": f"Old{n}", "Company": "Acme", "Email": f"old{n}@example.com"} for n in range(10)])

@@ -1,0 +1,54 @@
+"""Counting and dead-lettering shared by the REST path and the Bulk settlement of a run."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from airflow_provider_rudder_sf.mapping import FieldIssue
+from airflow_provider_rudder_sf.mapping.check import issues_reason
+from airflow_provider_rudder_sf.salesforce.bulk import worst_stop
+from airflow_provider_rudder_sf.salesforce.errors import StopReason
+from airflow_provider_rudder_sf.sync.ports import DeadLetterSink
+from airflow_provider_rudder_sf.sync.summary import SyncSummary
+
+
+def count_record(summary: SyncSummary, status: str) -> None:
+    if status == "created":
+        summary.created += 1
+    elif status == "updated":
+        summary.updated += 1
+    else:
+        summary.failed += 1
+
+
+def note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
+    if stop is None:
+        return
+    summary.stop_reason = worst_stop([cast("StopReason | None", summary.stop_reason), stop])
+    summary.stop_message = f"{what}; a retry or the next run sends them."
+
+
+def issue_dict(issue: FieldIssue) -> dict[str, str]:
+    return {"object": issue.sobject, "field": issue.field, "code": issue.code, "reason": issue.reason}
+
+
+def skipped_line(
+    raw: object,
+    origin: str,
+    seq: int,
+    issues: tuple[FieldIssue, ...],
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+) -> None:
+    dead_letters.write(
+        raw,
+        stage="schema",
+        code="fields_skipped",
+        reason=issues_reason(issues) + " The record was written without them.",
+        origin=origin,
+        seq=seq,
+        extra={"fields": [issue_dict(i) for i in issues]},
+    )
+    summary.partial += 1
+    for issue in issues:
+        summary.fields_skipped[f"{issue.sobject}.{issue.field}"] += 1
