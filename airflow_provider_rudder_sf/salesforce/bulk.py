@@ -76,7 +76,7 @@ RestWrite = Callable[[Sequence[Write]], WriteReport]
 #: A row as uploaded, as two 64-bit digests: of all its cells, and of its key cell case-folded. Enough to match a
 #: result row to its upload without keeping the values (personal data) anywhere.
 Fingerprint = tuple[int, int | None]
-JobStarted = Callable[["BulkJob", Sequence[Fingerprint]], None]
+JobStarted = Callable[["BulkJob"], None]
 
 
 def choose_write_mode(mode: WriteMode, writes: int, threshold: int) -> Literal["rest", "bulk"]:
@@ -194,30 +194,7 @@ class BulkWriter:
     ) -> WriteReport:
         """Submit, collect, then send over REST (``rest``, default a plain SalesforceWriter) what Bulk could not."""
         started = self.client.api_calls
-        return self._complete(self.submit(writes), writes, started, on_batch=on_batch, rest=rest)
-
-    def write_collected(
-        self,
-        job: BulkJob,
-        writes: Sequence[Write],
-        *,
-        on_batch: Callable[[BatchProgress], None] | None = None,
-        rest: RestWrite | None = None,
-    ) -> WriteReport:
-        """Finish one job submitted earlier (maybe by another process) with ``writes``: collect it, then send over
-        REST what Bulk could not carry. The same report :meth:`write` gives."""
-        started = self.client.api_calls
-        return self._complete(BulkSubmission((job,), (), (), None), writes, started, on_batch=on_batch, rest=rest)
-
-    def _complete(
-        self,
-        submission: BulkSubmission,
-        writes: Sequence[Write],
-        started: int,
-        *,
-        on_batch: Callable[[BatchProgress], None] | None,
-        rest: RestWrite | None,
-    ) -> WriteReport:
+        submission = self.submit(writes)
         outcome = self.collect(submission.jobs, writes, on_batch=on_batch)
         stops = [submission.stop_reason, outcome.stop_reason]
         unsent = [*submission.unsent, *outcome.unsent]
@@ -247,12 +224,8 @@ class BulkWriter:
         return lambda subset: writer.write(subset, on_batch=on_batch)
 
     # -- step 1: submit -------------------------------------------------------------------------------------
-    def submit(self, writes: Sequence[Write], *, on_job: JobStarted | None = None) -> BulkSubmission:
-        """Create, upload and close the jobs for ``writes``; nothing is waited for.
-
-        ``on_job`` is called with each job once Salesforce has created it and before its data is uploaded (the job
-        is ``Open``: nothing of it can be processed yet), so a caller can record it where a retry will find it.
-        """
+    def submit(self, writes: Sequence[Write]) -> BulkSubmission:
+        """Create, upload and close the jobs for ``writes``; nothing is waited for."""
         groups: dict[tuple[str, str, str | None], list[int]] = {}
         rest: list[int] = []
         for index, w in enumerate(writes):
@@ -269,12 +242,12 @@ class BulkWriter:
             columns = record_columns(operation, (writes[i] for i in members))
             key = key_column(operation, external, writes[members[0]], columns)
             draft = BulkJob("", sobject, BULK_OPERATIONS[operation], external, columns, (), "Open", key)
-            for chunk, body, prints in self._chunks(writes, members, draft, rest):
+            for chunk, body in self._chunks(writes, members, columns, rest):
                 if stop is not None:
                     unsent.extend(chunk)
                     continue
                 try:
-                    job = self.open_job(replace(draft, indices=tuple(chunk)), body, prints, on_job)
+                    job = self.open_job(replace(draft, indices=tuple(chunk)), body)
                 except PermanentError as exc:
                     log.warning(
                         "Bulk API refused a %s %s job (%s); sending its %d record(s) over REST",
@@ -293,15 +266,12 @@ class BulkWriter:
         return BulkSubmission(tuple(jobs), tuple(sorted(rest)), tuple(sorted(unsent)), stop)
 
     def _chunks(
-        self, writes: Sequence[Write], members: list[int], draft: BulkJob, rest: list[int]
-    ) -> Iterator[tuple[list[int], bytes, list[Fingerprint]]]:
-        """The group's rows as CSV bodies of at most ``max_upload_bytes`` (one row at least), with each row's
-        fingerprint; rows CSV cannot carry are added to ``rest``."""
-        columns = draft.columns
-        position = columns.index(draft.key) if draft.key is not None else -1
+        self, writes: Sequence[Write], members: list[int], columns: tuple[str, ...], rest: list[int]
+    ) -> Iterator[tuple[list[int], bytes]]:
+        """The group's rows as CSV bodies of at most ``max_upload_bytes`` (one row at least); rows CSV cannot
+        carry are added to ``rest``."""
         header = csv_line(columns)
         chunk: list[int] = []
-        prints: list[Fingerprint] = []
         lines: list[bytes] = []
         size = len(header)
         for index in members:
@@ -311,20 +281,18 @@ class BulkWriter:
                 continue
             line = csv_line(cells)
             if chunk and size + len(line) > self.max_upload_bytes:
-                yield chunk, header + b"".join(lines), prints
-                chunk, lines, prints, size = [], [], [], len(header)
+                yield chunk, header + b"".join(lines)
+                chunk, lines, size = [], [], len(header)
             chunk.append(index)
-            prints.append(fingerprint([cell_text(c) for c in cells], position))
             lines.append(line)
             size += len(line)
         if chunk:
-            yield chunk, header + b"".join(lines), prints
+            yield chunk, header + b"".join(lines)
 
-    def open_job(
-        self, draft: BulkJob, body: bytes | IO[bytes], prints: list[Fingerprint], on_job: JobStarted | None
-    ) -> BulkJob:
-        """Create the job, record it (``on_job``), upload ``body`` (bytes, or a file read from its start) and close
-        it."""
+    def open_job(self, draft: BulkJob, body: bytes | IO[bytes], on_job: JobStarted | None = None) -> BulkJob:
+        """Create the job, upload ``body`` (bytes, or a file read from its start) and close it. ``on_job`` is
+        called once Salesforce has created the job and before its data is uploaded (the job is ``Open``: nothing of
+        it can be processed yet), so a caller can record it where a retry will find it."""
         spec: dict[str, Any] = {
             "object": draft.sobject,
             "operation": draft.operation,
@@ -339,7 +307,7 @@ class BulkWriter:
         job = replace(draft, id=str(info["id"]))
         try:
             if on_job is not None:
-                on_job(job, prints)
+                on_job(job)
             self._upload(job.id, body)
         except Exception:
             self.abort(job.id)
@@ -446,11 +414,10 @@ class BulkWriter:
                 on_batch(BatchProgress(number, len(jobs), len(job.indices), ok, len(rows.results) - ok))
         return outcome
 
-    def collect_job(self, job: BulkJob, prints: Iterable[Fingerprint], *, wait: bool = True) -> JobRows:
+    def collect_job(self, job: BulkJob, prints: Iterable[Fingerprint]) -> JobRows:
         """One job's per-row outcome, by position in the writes it was submitted with: ``prints[k]`` is the
         fingerprint of the row ``job.indices[k]``. Needs no record values, so another process can collect."""
-        state = self._wait(job) if wait else str(self.job_info(job.id).get("state"))
-        return self._results(job, state, prints)
+        return self._results(job, self._wait(job), prints)
 
     def _wait(self, job: BulkJob) -> str:
         """Poll the job until it ends (a job already ended at close is not polled); abort it after the timeout."""

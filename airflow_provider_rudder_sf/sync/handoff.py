@@ -360,12 +360,7 @@ class Handoff:
                 return
             job = replace(draft, indices=tuple(range(chunk.rows)))
             try:
-                self.bulk.open_job(
-                    job,
-                    chunk.body(),
-                    chunk.prints,
-                    lambda opened, _: self.ledger.record(opened, chunk.rows, chunk.path),
-                )
+                self.bulk.open_job(job, chunk.body(), lambda opened: self.ledger.record(opened, chunk.rows, chunk.path))
                 flushed.jobs += 1
             except PermanentError as exc:
                 log.warning(
