@@ -587,6 +587,7 @@ class _Correlator:
     def __init__(self, job: BulkJob, prints: Iterable[Fingerprint]) -> None:
         self.columns = job.columns
         self.key = job.key
+        self._key_position = job.columns.index(job.key) if job.key is not None else -1
         self.indices = job.indices
         # By position in the job (k for indices[k]): compact arrays, not a million Python objects.
         self._rows = array("Q")
@@ -608,10 +609,10 @@ class _Correlator:
         return [self.indices[k] for k, flag in enumerate(self._left) if flag]
 
     def take(self, row: dict[str, str]) -> int | None:
-        content = _digest("\x1f".join(row.get(c, "") for c in self.columns))
+        content, key = fingerprint([row.get(c, "") for c in self.columns], self._key_position)
         found: int | None = None
-        if self.key is not None and self.key in row:
-            candidates = [k for k in _get(self._by_key, _digest(row[self.key].casefold())) if self._left[k]]
+        if key is not None and self.key in row:
+            candidates = [k for k in _get(self._by_key, key) if self._left[k]]
             exact = [k for k in candidates if self._rows[k] == content]
             if exact or candidates:
                 found = (exact or candidates)[0]
@@ -681,23 +682,24 @@ def bulk_record(w: Write) -> dict[str, Any]:
 
 
 def record_columns(operation: str, writes: Iterator[Write]) -> tuple[str, ...]:
-    first = ("Id",) if operation == "update" else ()
-    return union_columns((bulk_record(w) for w in writes), first)
+    return header_columns(operation, (name for w in writes for name in bulk_record(w)))
+
+
+def encoded_cells(w: Write) -> dict[str, str] | None:
+    """The record's CSV cells by field name; None when CSV cannot carry one of its values."""
+    cells = {}
+    for name, value in bulk_record(w).items():
+        encoded = encode_value(value)
+        if encoded is None:
+            return None
+        cells[name] = encoded
+    return cells
 
 
 def row_cells(w: Write, columns: tuple[str, ...]) -> list[str] | None:
     """The row's encoded fields in column order (an empty cell: a field this record does not set)."""
-    record = bulk_record(w)
-    cells = []
-    for name in columns:
-        if name not in record:
-            cells.append("")
-            continue
-        encoded = encode_value(record[name])
-        if encoded is None:
-            return None
-        cells.append(encoded)
-    return cells
+    cells = encoded_cells(w)
+    return None if cells is None else [cells.get(name, "") for name in columns]
 
 
 def _success(index: int, operation: str, row: dict[str, str]) -> RowResult:

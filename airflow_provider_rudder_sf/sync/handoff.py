@@ -41,12 +41,12 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     Fingerprint,
     JobRows,
     bulk_can_take,
-    bulk_record,
+    encoded_cells,
     fingerprint,
     header_columns,
     key_column,
 )
-from airflow_provider_rudder_sf.salesforce.csvcodec import cell_text, csv_line, encode_value
+from airflow_provider_rudder_sf.salesforce.csvcodec import cell_text, csv_line
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     PermanentError,
@@ -296,7 +296,7 @@ class Handoff:
         """Stage the writes Bulk can carry; returns the positions of the others (to send over REST now)."""
         rest: list[int] = []
         for index, w in enumerate(writes):
-            cells = _encoded(w) if bulk_can_take(w) else None
+            cells = encoded_cells(w) if bulk_can_take(w) else None
             if cells is None:
                 rest.append(index)
                 continue
@@ -420,17 +420,6 @@ class _Chunk:
     def read_back(self) -> Iterator[Line]:
         with gzip.open(self.path, "rb") as stream:
             yield from _read_rows(stream)
-
-
-def _encoded(w: Write) -> dict[str, str] | None:
-    """The record's CSV cells by field name; None when CSV cannot carry one of its values."""
-    cells = {}
-    for name, value in bulk_record(w).items():
-        encoded = encode_value(value)
-        if encoded is None:
-            return None
-        cells[name] = encoded
-    return cells
 
 
 @dataclass
