@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
@@ -56,7 +56,13 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     TransientError,
     stop_reason,
 )
-from airflow_provider_rudder_sf.sync.spool import SPOOL_PREFIX, _host_tag, _private_parent, spool_parent
+from airflow_provider_rudder_sf.sync.spool import (
+    SPOOL_PREFIX,
+    _create_private,
+    _host_tag,
+    _private_parent,
+    spool_parent,
+)
 
 LEDGER = "_bulk-jobs.json"
 SUMMARY = "_bulk-summary.json"
@@ -154,18 +160,7 @@ class Ledger:
         content = msgspec.json.decode(data)
         if content.get("version") != _VERSION:
             raise ValueError(f"{store.location}/{LEDGER} has an unknown version: {content.get('version')!r}")
-        jobs = [
-            JobRecord(
-                str(j["id"]),
-                str(j["sobject"]),
-                str(j["operation"]),
-                j.get("external_id_field"),
-                tuple(j["columns"]),
-                j.get("key"),
-                int(j["rows"]),
-            )
-            for j in content["jobs"]
-        ]
+        jobs = [JobRecord(**{**j, "columns": tuple(j["columns"])}) for j in content["jobs"]]
         return cls(store, jobs)
 
     def record(self, job: BulkJob, rows: int, staged_rows: str) -> None:
@@ -216,18 +211,7 @@ class Ledger:
         self.store.delete(SUMMARY)
 
     def _save_index(self) -> None:
-        jobs = [
-            {
-                "id": j.id,
-                "sobject": j.sobject,
-                "operation": j.operation,
-                "external_id_field": j.external_id_field,
-                "columns": list(j.columns),
-                "key": j.key,
-                "rows": j.rows,
-            }
-            for j in self.jobs
-        ]
+        jobs = [asdict(j) for j in self.jobs]
         self.store.write(LEDGER, _encode({"version": _VERSION, "jobs": jobs}))
 
 
@@ -314,7 +298,7 @@ class Handoff:
                 parent = _private_parent(Path(self._parent) if self._parent else spool_parent())
                 self._dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-{_host_tag()}-bulk-", dir=parent)
             path = os.path.join(self._dir, f"stage-{len(self._staged)}.jsonl")
-            self._staged[key] = (path, os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"))
+            self._staged[key] = (path, _create_private(path))
         return self._staged[key][1]
 
     def flush(self, log: Any) -> Flushed:
@@ -386,14 +370,15 @@ class _Chunk:
     def __init__(self, path: str, header: bytes) -> None:
         self.path = path
         self.csv_path = path + ".csv"
-        self._csv = os.fdopen(os.open(self.csv_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), "w+b")
+        self._csv = _create_private(self.csv_path)
         self._csv.write(header)
         self.size = len(header)
         self.prints: list[Fingerprint] = []
         self.rows = 0
         self.events = 0
-        self._raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        self._raw = _create_private(path)
         self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
+        self._body: IO[bytes] | None = None
 
     def add(self, fingerprint: Fingerprint, line: bytes, write: msgspec.Raw, events: msgspec.Raw, count: int) -> None:
         self.prints.append(fingerprint)
@@ -406,13 +391,15 @@ class _Chunk:
     def close(self) -> None:
         self._file.close()
         self._raw.close()
-        self._csv.flush()
+        self._csv.close()
 
     def body(self) -> IO[bytes]:
-        return self._csv
+        self._body = open(self.csv_path, "rb")  # noqa: SIM115 - closed by remove()
+        return self._body
 
     def remove(self) -> None:
-        self._csv.close()
+        if self._body is not None:
+            self._body.close()
         for path in (self.path, self.csv_path):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
