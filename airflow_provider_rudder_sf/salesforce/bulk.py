@@ -52,6 +52,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     classify,
     stop_reason,
 )
+from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
 from airflow_provider_rudder_sf.salesforce.soql import API_NAME
 from airflow_provider_rudder_sf.salesforce.writer import (
     BatchProgress,
@@ -67,9 +68,7 @@ WRITE_MODES: tuple[str, ...] = ("auto", "rest", "bulk")
 DEFAULT_BULK_THRESHOLD = 10_000
 # One upload may hold 150 MB once Salesforce has base64-encoded it, which leaves 100 MB of raw CSV (note §3.7).
 MAX_UPLOAD_BYTES = 100_000_000
-TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 BULK_OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert"}
-FIRST_POLL_SECONDS = 1.0  # the first wait before a job's state is read; doubled up to poll_interval
 _STOP_PRIORITY: tuple[StopReason, ...] = ("request_limit", "api_reserve", "session_expired", "transient")
 
 RestWrite = Callable[[Sequence[Write]], WriteReport]
@@ -355,14 +354,10 @@ class BulkWriter:
         return str((info or {}).get("state") or "UploadComplete")
 
     def abort(self, job_id: str) -> None:
-        try:
-            self.client.restful(f"jobs/ingest/{job_id}", method="PATCH", json={"state": "Aborted"})
-        except SalesforceApiError as exc:
-            log.warning("Could not abort Bulk job %s (%s); Salesforce drops unclosed jobs on its own", job_id, exc.code)
+        abort_job(self.client, "ingest", job_id)
 
     def job_info(self, job_id: str) -> dict[str, Any]:
-        info = self.client.restful(f"jobs/ingest/{job_id}")
-        return info if isinstance(info, dict) else {}
+        return job_info(self.client, "ingest", job_id)
 
     # -- step 2: collect ------------------------------------------------------------------------------------
     def collect(

@@ -71,14 +71,17 @@ def parse_csv(data: bytes | str) -> tuple[list[str], list[dict[str, str]]]:
     return header, [dict(zip(header, row, strict=False)) for row in rows[1:] if row]
 
 
-def iter_csv(data: bytes | IO[bytes]) -> Iterator[dict[str, str]]:
+def iter_csv(data: bytes | IO[bytes], *, lower_names: bool = False) -> Iterator[dict[str, str]]:
     """A result file's rows one at a time, decoded as they are read (from memory or from a file): a million-row
-    file never becomes a million dicts, nor a decoded copy of itself, in memory."""
+    file never becomes a million dicts, nor a decoded copy of itself, in memory. ``lower_names`` lower-cases the
+    header's names (query results, whose column spelling follows the SOQL)."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     reader = csv.reader(io.TextIOWrapper(source, encoding="utf-8-sig", newline=""))
     header = next(reader, None)
     if header is None:
         return
+    if lower_names:
+        header = [name.lower() for name in header]
     for row in reader:
         if row:
             yield dict(zip(header, row, strict=False))

@@ -16,8 +16,6 @@ budgeted). :func:`estimate_export_calls` and :func:`choose_strategy` are the pur
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import time
@@ -30,7 +28,9 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.util import call_salesforce
 
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
-from airflow_provider_rudder_sf.salesforce.errors import PermanentError, SalesforceApiError
+from airflow_provider_rudder_sf.salesforce.csvcodec import iter_csv
+from airflow_provider_rudder_sf.salesforce.errors import PermanentError
+from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ LOOKUP_STRATEGIES: tuple[str, ...] = ("auto", "in", "export")
 DEFAULT_PAGE_SIZE = 50_000  # maxRecords per result page (simple-salesforce's default too)
 POLL_ESTIMATE = 4  # state polls a query job is expected to need, for the cost estimate only
 EXPORT_MIN_CALLS = 20  # below this many IN requests, the look-up never spends a COUNT() on weighing an export
-FIRST_POLL_SECONDS = 1.0
-TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 
 
 class QueryJobFailed(PermanentError):
@@ -137,23 +135,19 @@ class BulkQuery:
             )
         return str(info["id"])
 
-    def _info(self, job_id: str) -> dict[str, Any]:
-        info = self.client.restful(f"jobs/query/{job_id}")
-        return info if isinstance(info, dict) else {}
-
     def _wait(self, job_id: str) -> None:
         delay = self.poll_first
         started = self._clock()
         while True:
             if self._clock() - started >= self.poll_timeout:
-                self._abort(job_id)
+                abort_job(self.client, "query", job_id)
                 raise QueryJobFailed(
                     f"Bulk query job {job_id} did not complete within {self.poll_timeout:.0f} s and was aborted",
                     code="BULK_QUERY_TIMEOUT",
                 )
             self._sleep(delay)
             delay = min(self.poll_interval, delay * 2)
-            info = self._info(job_id)
+            info = job_info(self.client, "query", job_id)
             self.polls += 1
             state = str(info.get("state"))
             log.info(
@@ -166,12 +160,6 @@ class BulkQuery:
                 raise QueryJobFailed(
                     f"Bulk query job {job_id} ended {state}: {reason}", code=f"BULK_QUERY_{state.upper()}"
                 )
-
-    def _abort(self, job_id: str) -> None:
-        try:
-            self.client.restful(f"jobs/query/{job_id}", method="PATCH", json={"state": "Aborted"})
-        except SalesforceApiError as exc:
-            log.warning("Could not abort Bulk query job %s (%s)", job_id, exc.code)
 
     def _rows(self, job_id: str) -> Iterator[dict[str, str]]:
         path = f"jobs/query/{job_id}/results"
@@ -201,9 +189,6 @@ class BulkQuery:
             locator = following
 
     def _page(self, content: bytes) -> Iterator[dict[str, str]]:
-        reader = csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""))
-        header = [name.lower() for name in next(reader, [])]
-        for row in reader:
-            if row:
-                self.rows_read += 1
-                yield dict(zip(header, row, strict=False))
+        for row in iter_csv(content, lower_names=True):
+            self.rows_read += 1
+            yield row

@@ -33,7 +33,6 @@ from airflow_provider_rudder_sf.salesforce.errors import (
 from airflow_provider_rudder_sf.salesforce.export import (
     DEFAULT_PAGE_SIZE,
     EXPORT_MIN_CALLS,
-    FIRST_POLL_SECONDS,
     LOOKUP_STRATEGIES,
     BulkQuery,
     LookupPlan,
@@ -42,6 +41,7 @@ from airflow_provider_rudder_sf.salesforce.export import (
     choose_strategy,
     estimate_export_calls,
 )
+from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS
 from airflow_provider_rudder_sf.salesforce.soql import API_NAME, check_api_name, in_clause_chunks, soql_literal
 
 if TYPE_CHECKING:
@@ -367,7 +367,7 @@ class SalesforceWriter:
     # -- writes ---------------------------------------------------------------------------------------------
     def bulk_writer(self) -> BulkWriter:
         """A Bulk API 2.0 writer on the same client, polling every ``bulk_poll_interval`` seconds at most."""
-        from airflow_provider_rudder_sf.salesforce.bulk import FIRST_POLL_SECONDS, BulkWriter  # imports us
+        from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter  # imports us
 
         interval = self.bulk_poll_interval  # an operator's poll_interval below the first wait shortens that too
         return BulkWriter(self.client, poll_first=min(FIRST_POLL_SECONDS, interval), poll_interval=interval)

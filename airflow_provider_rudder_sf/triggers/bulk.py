@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow_provider_rudder_sf.compat import BaseTrigger, TriggerEvent
-from airflow_provider_rudder_sf.salesforce.bulk import FIRST_POLL_SECONDS, TERMINAL_STATES
 from airflow_provider_rudder_sf.salesforce.errors import SalesforceApiError
+from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
 
 
 class BulkJobsTrigger(BaseTrigger):
@@ -67,9 +67,8 @@ class BulkJobsTrigger(BaseTrigger):
                 await asyncio.sleep(delay)
                 delay = min(self.poll_interval, delay * 2)
                 for job_id in list(waiting):
-                    info = await asyncio.to_thread(client.restful, f"jobs/ingest/{job_id}")
+                    info = await asyncio.to_thread(job_info, client, "ingest", job_id)
                     polls += 1
-                    info = info if isinstance(info, dict) else {}
                     state = str(info.get("state"))
                     self.log.info(
                         "Bulk job %s: %s, %s record(s) processed, %s failed",
@@ -93,13 +92,8 @@ class BulkJobsTrigger(BaseTrigger):
         restart or shutdown (``cleanup``), so a rolling deploy never aborts a job."""
         client = await asyncio.to_thread(self._client)
         for job_id in self.job_ids:
-            try:
-                await asyncio.to_thread(
-                    client.restful, f"jobs/ingest/{job_id}", method="PATCH", json={"state": "Aborted"}
-                )
+            if await asyncio.to_thread(abort_job, client, "ingest", job_id):
                 self.log.warning("Aborted Bulk job %s", job_id)
-            except SalesforceApiError as exc:
-                self.log.warning("Could not abort Bulk job %s (%s)", job_id, exc.code)
 
 
 def _calls(client: Any) -> int:
