@@ -317,8 +317,6 @@ class IdentifyToSalesforceOperator(BaseOperator):
                 before = summary.api_calls
                 self._settle(ledger, writer, dead_letters, summary, resumed=False)
                 summary.api_calls = before + writer.api_calls + int(event.get("api_calls", event.get("polls", 0)))
-                if not dead_letters.count:
-                    summary.dead_letter_location = saved.get("summary", {}).get("dead_letter_location")
         return self._conclude(context, hook, summary)
 
     def on_kill(self) -> None:

@@ -28,6 +28,13 @@ def note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
     summary.stop_message = f"{what}; a retry or the next run sends them."
 
 
+def note_dead_letters(summary: SyncSummary, dead_letters: DeadLetterSink) -> None:
+    """Name the dead-letter file once something was written there (a run continued elsewhere keeps its earlier
+    file's name when it writes nothing more)."""
+    if dead_letters.count:
+        summary.dead_letter_location = dead_letters.location or None
+
+
 def issue_dict(issue: FieldIssue) -> dict[str, str]:
     return {"object": issue.sobject, "field": issue.field, "code": issue.code, "reason": issue.reason}
 

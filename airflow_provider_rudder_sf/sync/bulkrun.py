@@ -13,7 +13,7 @@ from airflow_provider_rudder_sf.mapping import IdentifyEvent, Plan, Write
 from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter, RestWrite, RowResult, worst_stop
 from airflow_provider_rudder_sf.salesforce.errors import StopReason
 from airflow_provider_rudder_sf.salesforce.writer import WriteReport, WriteResult
-from airflow_provider_rudder_sf.sync.accounting import count_record, note_stop, skipped_line
+from airflow_provider_rudder_sf.sync.accounting import count_record, note_dead_letters, note_stop, skipped_line
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,
     Ledger,
@@ -124,7 +124,7 @@ def settle_jobs(
         if not resumed:
             note_stop(summary, stop, "records of a Bulk job were not processed")
         summary.write_mode = "bulk"
-    summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
+    note_dead_letters(summary, dead_letters)
     return done
 
 

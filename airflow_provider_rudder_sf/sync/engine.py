@@ -48,7 +48,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
 )
 from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
-from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, skipped_line
+from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, note_dead_letters, skipped_line
 from airflow_provider_rudder_sf.sync.bulkrun import flush, hand_off
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,
@@ -152,7 +152,7 @@ def run_sync(
             flush(handoff, writer, dead_letters, summary, log)
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
-    summary.dead_letter_location = dead_letters.location or None if dead_letters.count else None
+    note_dead_letters(summary, dead_letters)
     return summary
 
 
