@@ -58,6 +58,12 @@ def child(events: str, dead_letter: str, mode: str) -> None:
     )
     ti = SimpleNamespace(dag_id="bench_bulk", run_id="bench", task_id="sync", map_index=-1, try_number=1)
     context: dict[str, Any] = {"ti": ti}
+    profile = os.environ.get("BENCH_BULK_PROFILE")
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     cpu_before, started = _cpu(), time.perf_counter()
     triggerer = 0.0
     try:
@@ -78,6 +84,9 @@ def child(events: str, dead_letter: str, mode: str) -> None:
         summary = operator.execute_complete(context, event.payload)
         worker += time.perf_counter() - resumed
     wall = time.perf_counter() - started
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     figures = {
         "wall_s": round(wall, 2),
         "worker_s": round(worker, 2),

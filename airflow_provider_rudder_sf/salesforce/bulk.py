@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Literal
 
@@ -409,14 +409,29 @@ class BulkWriter:
                 on_batch(BatchProgress(number, len(jobs), len(job.indices), ok, len(rows.results) - ok))
         return outcome
 
-    def collect_job(self, job: BulkJob, prints: Iterable[Fingerprint]) -> JobRows:
+    def collect_job(
+        self,
+        job: BulkJob,
+        prints: Iterable[Fingerprint],
+        info: Mapping[str, Any] | None = None,
+        *,
+        record_ids: bool = True,
+    ) -> JobRows:
         """One job's per-row outcome, by position in the writes it was submitted with: ``prints[k]`` is the
-        fingerprint of the row ``job.indices[k]``. Needs no record values, so another process can collect."""
-        return self._results(job, self._wait(job), prints)
+        fingerprint of the row ``job.indices[k]``. Needs no record values, so another process can collect.
+        ``info``: the job's description if the caller just read it (saves a poll). Without ``record_ids``, a job
+        whose every row was saved is settled from its counts alone, and the results carry no record Ids."""
+        state, info = self._wait(job, info)
+        if not record_ids and _all_succeeded(job, state, info):
+            # Nothing to correlate: skipping the result files saves their calls and the worker's time on them.
+            status: Literal["created", "updated"] = "created" if job.operation == "insert" else "updated"
+            return JobRows(state, [RowResult(index, status) for index in job.indices])
+        return self._results(job, state, prints)
 
-    def _wait(self, job: BulkJob) -> str:
-        """Poll the job until it ends (a job already ended at close is not polled); abort it after the timeout."""
-        state = job.state
+    def _wait(self, job: BulkJob, info: Mapping[str, Any] | None = None) -> tuple[str, Mapping[str, Any] | None]:
+        """Poll the job until it ends (a job already ended at close is not polled); abort it after the timeout.
+        Returns its end state and its last description read (None if none was)."""
+        state = str(info.get("state")) if info is not None else job.state
         delay = self.poll_first
         started = self._clock()
         aborted = False
@@ -441,7 +456,7 @@ class BulkWriter:
             )
             if aborted and state not in TERMINAL_STATES:
                 raise TransientError(f"Bulk job {job.id} is still {state} after the abort", code="BULK_JOB_RUNNING")
-        return state
+        return state, info
 
     def _results(self, job: BulkJob, state: str, prints: Iterable[Fingerprint]) -> JobRows:
         """Result files → per-row outcomes. Each file is read only while rows are unaccounted for."""
@@ -695,6 +710,15 @@ def row_cells(w: Write, columns: tuple[str, ...]) -> list[str] | None:
     """The row's encoded fields in column order (an empty cell: a field this record does not set)."""
     cells = encoded_cells(w)
     return None if cells is None else [cells.get(name, "") for name in columns]
+
+
+def _all_succeeded(job: BulkJob, state: str, info: Mapping[str, Any] | None) -> bool:
+    """Salesforce's own counts say every row of an insert or update job was saved. An upsert's rows still need
+    their result rows: only those tell a created record from an updated one."""
+    if info is None or state != "JobComplete" or job.operation not in ("insert", "update"):
+        return False
+    processed, failed = info.get("numberRecordsProcessed"), info.get("numberRecordsFailed")
+    return failed == 0 and processed == len(job.indices)
 
 
 def _success(index: int, operation: str, row: dict[str, str]) -> RowResult:

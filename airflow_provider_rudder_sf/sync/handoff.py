@@ -425,7 +425,8 @@ def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome
     ledger for the retry. Memory holds the job's fingerprints and results, never all its records."""
     for record in list(ledger.jobs):
         try:
-            state = str(bulk.job_info(record.id).get("state"))
+            info = bulk.job_info(record.id)
+            state = str(info.get("state"))
         except PermanentError as exc:
             log.warning("Bulk job %s is unknown to Salesforce (%s): its events are planned again", record.id, exc.code)
             ledger.forget(record.id)
@@ -449,6 +450,7 @@ def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome
             record.sobject,
             state,
         )
-        rows = bulk.collect_job(record.job(state), (fingerprint for fingerprint, _, _ in lines))
+        prints = (fingerprint for fingerprint, _, _ in lines)
+        rows = bulk.collect_job(record.job(state), prints, info, record_ids=False)  # settling needs only statuses
         yield JobOutcome(record, rows, functools.partial(ledger.read_lines, record.id))
         ledger.forget(record.id)

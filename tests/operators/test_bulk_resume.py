@@ -327,3 +327,75 @@ def test_the_triggers_on_kill_aborts_the_jobs_it_waits_for(crm, tmp_path):
 
     assert [j["state"] for j in crm.bulk_jobs()] == ["Aborted"]
     assert crm.records("Lead") == []
+
+
+# -- settling from the job's counts ------------------------------------------------------------------------------
+def _stage_jobs(events: list[dict[str, Any]], tmp_path: Path) -> tuple[Any, Ledger, Any]:
+    import logging
+
+    from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
+    from airflow_provider_rudder_sf.mapping import MappingOptions
+    from airflow_provider_rudder_sf.sources import open_source
+    from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, run_sync
+    from airflow_provider_rudder_sf.sync.handoff import Handoff
+
+    writer = RudderSalesforceHook().get_writer(bulk_poll_interval=0.2)
+    ledger = Ledger.load(DirectoryStore(str(tmp_path / "ledger")))
+    summary = run_sync(
+        open_source(events),
+        writer,
+        LogOnlyDeadLetters(logging.getLogger("test")),
+        options=MappingOptions(),
+        write_mode="bulk",
+        handoff=Handoff(ledger, writer.bulk_writer(), staging_parent=str(tmp_path / "staging")),
+    )
+    return writer, ledger, summary
+
+
+def _settle_when_done(
+    crm, writer: Any, ledger: Ledger, summary: Any, tmp_path: Path
+) -> tuple[int, list[dict[str, Any]]]:
+    """Settle the ledger's jobs once they ended; returns the GETs of ingest jobs it cost and the dead letters."""
+    import logging
+
+    from airflow_provider_rudder_sf.deadletter import DeadLetterWriter
+    from airflow_provider_rudder_sf.sync.bulkrun import settle_jobs
+
+    _wait_for(lambda: all(j["state"] == "JobComplete" for j in crm.bulk_jobs()), "the jobs to complete")
+    before = crm.counters()["by_endpoint"].get("GET jobs/ingest", 0)
+    bulk = writer.bulk_writer()
+    with DeadLetterWriter(tmp_path / "dead-letters" / "try-1.jsonl") as letters:
+        settle_jobs(ledger, bulk, writer.write, letters, summary, resumed=False, log=logging.getLogger("test"))
+    assert bulk.polls == 0  # the jobs had ended: each was described once, never polled
+    gets = crm.counters()["by_endpoint"]["GET jobs/ingest"] - before
+    return gets, list(read_dead_letters(str(tmp_path / "dead-letters"), allow_missing=True))
+
+
+def test_jobs_whose_every_row_was_saved_are_settled_from_their_counts_without_reading_results(crm, tmp_path):
+    crm.seed("Lead", [{"LastName": f"Old{n}", "Company": "Acme", "Email": f"old{n}@example.com"} for n in range(10)])
+    writer, ledger, summary = _stage_jobs(staged(), tmp_path)
+    assert sorted(j.operation for j in ledger.jobs) == ["insert", "update"]
+
+    gets, letters = _settle_when_done(crm, writer, ledger, summary, tmp_path)
+
+    assert gets == 2  # one description per job, no result file
+    assert (summary.read, summary.applied, summary.created, summary.updated, summary.unsent) == (40, 40, 30, 10, 0)
+    assert letters == [] and not ledger.jobs
+    assert leads_by_email(crm) == Counter(
+        [f"old{n}@example.com" for n in range(10)] + [f"new{n}@example.com" for n in range(30)]
+    )
+
+
+def test_a_job_with_a_refused_row_is_settled_from_its_result_files(crm, tmp_path):
+    crm.reset(schema=True, profile="minimal")  # its Block duplicate rule matches on phone and company
+    crm.seed("Lead", [{"LastName": "Old", "Company": "Acme", "Phone": "+1-555-0100", "Email": "old@example.com"}])
+    blocked = identify("twin@example.com", phone="+1-555-0100", company={"name": "Acme"})
+    events = [identify(f"new{n}@example.com", lastName=f"Last{n}") for n in range(5)] + [blocked]
+    writer, ledger, summary = _stage_jobs(events, tmp_path)
+    assert [j.operation for j in ledger.jobs] == ["insert"]
+
+    gets, letters = _settle_when_done(crm, writer, ledger, summary, tmp_path)
+
+    assert gets == 3  # its description, then successfulResults and failedResults
+    assert (summary.applied, summary.created, summary.dead_lettered) == (5, 5, 1)
+    assert [(letter["event"], letter["code"]) for letter in letters] == [(blocked, "duplicate_rule")]
