@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_bulk.py                                   # every size, both modes
     .venv/bin/python benchmarks/bench_bulk.py --sizes 1000000 --modes bulk --json docs/benchmarks/bulk.json
     .venv/bin/python benchmarks/bench_bulk.py --chart docs/benchmarks/bulk.json [more.json ...]   # draws bulk.png
+    BENCH_BULK_PROFILE=/tmp/run.prof .venv/bin/python benchmarks/bench_bulk.py --sizes 100000 --modes bulk
+        # also writes a cProfile of the run (one size and mode: each run overwrites the file)
 
 The issue's scenario for each size N: N staged events (bench_memory's synthetic mix: 0.8 N distinct e-mails, 1 %
 bad lines, 5 % not enabled, 4 % track events) against an org of N Leads, half of the run's e-mails among them.

@@ -35,7 +35,7 @@ from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.csvcodec import (
     cell_text,
     csv_line,
-    encode_value,
+    encode_fields,
     iter_csv,
     parse_error,
     union_columns,
@@ -579,13 +579,14 @@ def fingerprint(content: Sequence[str], key_position: int) -> Fingerprint:
     return _digest("\x1f".join(content)), key
 
 
+def write_fingerprint(w: Write, columns: tuple[str, ...], key: str | None) -> Fingerprint:
+    """The fingerprint of the row ``w`` was uploaded as, under the job's header ``columns`` and key column."""
+    cells = row_cells(w, columns) or [""] * len(columns)
+    return fingerprint([cell_text(c) for c in cells], columns.index(key) if key is not None else -1)
+
+
 def row_fingerprints(job: BulkJob, writes: Sequence[Write]) -> list[Fingerprint]:
-    position = job.columns.index(job.key) if job.key is not None else -1
-    prints = []
-    for index in job.indices:
-        cells = row_cells(writes[index], job.columns) or [""] * len(job.columns)
-        prints.append(fingerprint([cell_text(c) for c in cells], position))
-    return prints
+    return [write_fingerprint(writes[index], job.columns, job.key) for index in job.indices]
 
 
 class _Correlator:
@@ -697,13 +698,7 @@ def record_columns(operation: str, writes: Iterator[Write]) -> tuple[str, ...]:
 
 def encoded_cells(w: Write) -> dict[str, str] | None:
     """The record's CSV cells by field name; None when CSV cannot carry one of its values."""
-    cells = {}
-    for name, value in bulk_record(w).items():
-        encoded = encode_value(value)
-        if encoded is None:
-            return None
-        cells[name] = encoded
-    return cells
+    return encode_fields(bulk_record(w))
 
 
 def row_cells(w: Write, columns: tuple[str, ...]) -> list[str] | None:

@@ -101,7 +101,7 @@ def settle_jobs(
         settled: list[tuple[_Answer | None, list[PendingEvent]]] = []
         later: list[tuple[Write, list[PendingEvent]]] = []
         sobject = outcome.record.sobject
-        for index, (_, write_data, event_data) in enumerate(outcome.lines()):
+        for index, (write_data, event_data) in enumerate(outcome.lines()):
             result = results[index]
             if result is not None and result.status != "failed":
                 settled.append((_Answer(sobject, "", result.status), events_of(event_data)))

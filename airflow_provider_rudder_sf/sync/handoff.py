@@ -38,15 +38,14 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     BULK_OPERATIONS,
     BulkJob,
     BulkWriter,
-    Fingerprint,
     JobRows,
     bulk_can_take,
     encoded_cells,
-    fingerprint,
     header_columns,
     key_column,
+    write_fingerprint,
 )
-from airflow_provider_rudder_sf.salesforce.csvcodec import cell_text, csv_line
+from airflow_provider_rudder_sf.salesforce.csvcodec import csv_line
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
     PermanentError,
@@ -66,14 +65,14 @@ from airflow_provider_rudder_sf.sync.spool import (
 
 LEDGER = "_bulk-jobs.json"
 SUMMARY = "_bulk-summary.json"
-_VERSION = 1
+_VERSION = 2  # 2: ledger rows hold no fingerprints; they are derived from the write when results are read
 _encode = msgspec.json.Encoder(order="sorted").encode
 _encode_any = msgspec.json.Encoder(order="sorted", enc_hook=str).encode
 # Ledger rows and staged rows are decoded lazily: a record or an event is parsed only when it is needed.
-_ROW = msgspec.json.Decoder(tuple[int, int | None, msgspec.Raw, msgspec.Raw])
+_ROW = msgspec.json.Decoder(tuple[msgspec.Raw, msgspec.Raw])
 _STAGED = msgspec.json.Decoder(tuple[dict[str, str], int, msgspec.Raw, msgspec.Raw])
 _EVENTS = msgspec.json.Decoder(list[tuple[int, str, str, msgspec.Raw, list[tuple[str, str, str, str]]]])
-Line = tuple[Fingerprint, msgspec.Raw, msgspec.Raw]
+Line = tuple[msgspec.Raw, msgspec.Raw]
 
 
 def rows_name(job_id: str) -> str:
@@ -174,7 +173,7 @@ class Ledger:
             shutil.copyfileobj(source, target, 1 << 20)
 
     def lines(self, job_id: str) -> Iterator[Line] | None:
-        """The job's rows in upload order: (fingerprint, the write, its events), the last two still encoded (see
+        """The job's rows in upload order: (the write, its events), both still encoded (see
         :func:`write_of` and :func:`events_of`); None without a rows file."""
         with self.store.open_read(rows_name(job_id)) as handle:
             if handle is None:
@@ -215,15 +214,13 @@ class Ledger:
         self.store.write(LEDGER, _encode({"version": _VERSION, "jobs": jobs}))
 
 
-def row_line(fingerprint: Fingerprint, write: msgspec.Raw, events: msgspec.Raw) -> bytes:
-    key = b"null" if fingerprint[1] is None else str(fingerprint[1]).encode()
-    return b"[" + str(fingerprint[0]).encode() + b"," + key + b"," + bytes(write) + b"," + bytes(events) + b"]\n"
+def row_line(write: msgspec.Raw, events: msgspec.Raw) -> bytes:
+    return b"[" + bytes(write) + b"," + bytes(events) + b"]\n"
 
 
 def _read_rows(stream: Iterable[bytes]) -> Iterator[Line]:
     for line in stream:
-        row, key, write, events = _ROW.decode(line)
-        yield (row, key), write, events
+        yield _ROW.decode(line)
 
 
 def write_of(data: msgspec.Raw) -> Write:
@@ -321,7 +318,6 @@ class Handoff:
         columns = header_columns(operation, self._names[key])
         job_key = key_column(operation, external, self._first[key], columns)
         draft = BulkJob("", sobject, BULK_OPERATIONS[operation], external, columns, (), "Open", job_key)
-        position = columns.index(job_key) if job_key is not None else -1
         header = csv_line(columns)
         chunk = _Chunk(f"{path}.rows.gz", header)
         with open(path, "rb") as staged:
@@ -332,7 +328,7 @@ class Handoff:
                 if chunk.rows and chunk.size + len(body_line) > self.bulk.max_upload_bytes:
                     self._submit_chunk(draft, chunk, flushed, log)
                     chunk = _Chunk(f"{path}.rows.gz", header)
-                chunk.add(fingerprint([cell_text(c) for c in cells], position), body_line, write, event_rows, events)
+                chunk.add(body_line, write, event_rows, events)
         if chunk.rows:
             self._submit_chunk(draft, chunk, flushed, log)
 
@@ -354,7 +350,7 @@ class Handoff:
                     exc.code,
                     chunk.rows,
                 )
-                flushed.rest.extend((write_of(w), events_of(e)) for _, w, e in chunk.read_back())
+                flushed.rest.extend((write_of(w), events_of(e)) for w, e in chunk.read_back())
             except (TransientError, BudgetExhausted, SessionExpired, SalesforceLoginError) as exc:
                 flushed.stop_reason = stop_reason(exc)
                 flushed.unsent_events += chunk.events
@@ -365,7 +361,7 @@ class Handoff:
 
 class _Chunk:
     """One upload being built: its CSV in a private file (streamed to Salesforce from disk), its ledger rows in a
-    private gzip file, its fingerprints in memory."""
+    private gzip file."""
 
     def __init__(self, path: str, header: bytes) -> None:
         self.path = path
@@ -373,20 +369,18 @@ class _Chunk:
         self._csv = _create_private(self.csv_path)
         self._csv.write(header)
         self.size = len(header)
-        self.prints: list[Fingerprint] = []
         self.rows = 0
         self.events = 0
         self._raw = _create_private(path)
         self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
         self._body: IO[bytes] | None = None
 
-    def add(self, fingerprint: Fingerprint, line: bytes, write: msgspec.Raw, events: msgspec.Raw, count: int) -> None:
-        self.prints.append(fingerprint)
+    def add(self, line: bytes, write: msgspec.Raw, events: msgspec.Raw, count: int) -> None:
         self._csv.write(line)
         self.size += len(line)
         self.rows += 1
         self.events += count
-        self._file.write(row_line(fingerprint, write, events))
+        self._file.write(row_line(write, events))
 
     def close(self) -> None:
         self._file.close()
@@ -422,7 +416,8 @@ def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome
     """Collect every job of ``ledger`` one at a time (waiting for those still running), yielding its outcome; each
     job is forgotten once the caller has settled it (after the ``yield``). Open jobs are aborted and forgotten,
     their events left for a new plan. A Salesforce error while asking about a job stops here: the job stays in the
-    ledger for the retry. Memory holds the job's fingerprints and results, never all its records."""
+    ledger for the retry. Memory holds the job's fingerprints (when its results are read) and results, never all
+    its records."""
     for record in list(ledger.jobs):
         try:
             info = bulk.job_info(record.id)
@@ -450,7 +445,8 @@ def finish(ledger: Ledger, bulk: BulkWriter, *, log: Any) -> Iterator[JobOutcome
             record.sobject,
             state,
         )
-        prints = (fingerprint for fingerprint, _, _ in lines)
+        # Fingerprints are derived only here, from the rows as uploaded, and read only when results must be matched.
+        prints = (write_fingerprint(write_of(write), record.columns, record.key) for write, _ in lines)
         rows = bulk.collect_job(record.job(state), prints, info, record_ids=False)  # settling needs only statuses
         yield JobOutcome(record, rows, functools.partial(ledger.read_lines, record.id))
         ledger.forget(record.id)

@@ -135,3 +135,39 @@ def test_bad_bulk_arguments_fail_when_the_dag_is_parsed(kwargs, message):
 def test_a_poll_interval_below_a_second_also_shortens_the_first_wait(crm, tmp_path):
     result = run(people(20), tmp_path, write_mode="bulk", poll_interval=0.2)
     assert (result["write_mode"], result["created"]) == ("bulk", 20)
+
+
+def test_an_upsert_job_through_the_ledger_tells_created_from_updated_and_dead_letters_its_refusal(crm, tmp_path):
+    # Upsert results must be read (only sf__Created tells created from updated), and each result row must find its
+    # event again: the refused one becomes a dead letter with its own event.
+    crm.declare_fields(
+        "Subscription__c",
+        {
+            "Rudder_Message_Id__c": {"type": "string", "length": 80, "externalId": True, "unique": True},
+            "Code__c": {"type": "string", "length": 20, "unique": True},
+        },
+    )
+    crm.seed("Subscription__c", [{"Name": "S-0", "Rudder_Message_Id__c": "msg-0", "Code__c": "C-0"}])
+
+    def keyless(message_id: str, **traits: Any) -> dict[str, Any]:
+        return {
+            "type": "identify",
+            "messageId": message_id,
+            "timestamp": "2026-11-28T10:00:00Z",
+            "integrations": {"Salesforce": True},
+            "context": {"externalId": [{"type": "Salesforce-Subscription__c"}]},
+            "traits": traits,
+        }
+
+    clash = keyless("msg-9", Name="S-9", Code__c="C-0")  # another record already holds this unique code
+    events = [keyless("msg-0", Name="S-0 renamed")] + [keyless(f"msg-{n}", Name=f"S-{n}") for n in (1, 2, 3)]
+    events.append(clash)
+
+    result = run(events, tmp_path, write_mode="bulk", external_id_field="Rudder_Message_Id__c", max_dead_letter_ratio=1)
+
+    assert [j["operation"] for j in crm.bulk_jobs() if j.get("jobType") == "V2Ingest"] == ["upsert"]
+    assert (result["created"], result["updated"], result["dead_lettered"]) == (3, 1, 1)
+    (letter,) = read_dead_letters(str(tmp_path / "dead-letters"))
+    assert (letter["code"], letter["event"]) == ("DUPLICATE_VALUE", clash)
+    names = sorted(record["Name"] for record in crm.records("Subscription__c"))
+    assert names == ["S-0 renamed", "S-1", "S-2", "S-3"]

@@ -15,7 +15,7 @@ from sf_writes import lead_create, lead_creates
 
 from airflow_provider_rudder_sf.mapping.model import Write
 from airflow_provider_rudder_sf.salesforce.bulk import BulkJob, BulkWriter, choose_write_mode
-from airflow_provider_rudder_sf.salesforce.csvcodec import encode_value, parse_error
+from airflow_provider_rudder_sf.salesforce.csvcodec import encode_fields, encode_value, parse_error
 from airflow_provider_rudder_sf.salesforce.writer import BatchProgress, SalesforceWriter
 
 JOB_CALLS = ("POST jobs/ingest", "PUT jobs/ingest", "PATCH jobs/ingest", "GET jobs/ingest")
@@ -377,6 +377,9 @@ def test_a_job_still_in_progress_is_polled_with_growing_waits_until_it_completes
 )
 def test_encode_value(value, cell):
     assert encode_value(value) == cell
+    # A record's fields are encoded the same way, and one value CSV cannot carry sends the record elsewhere.
+    encoded = encode_fields({"Title": "plain", "Field__c": value})
+    assert encoded == (None if cell is None else {"Title": '"plain"', "Field__c": cell})
 
 
 @pytest.mark.parametrize(
