@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle, start_emulator
-from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS, SyntheticSpec, generate_lines
+from rudder_sf_emulator.client import EmulatorHandle, start_emulator
+from rudder_sf_emulator.synthetic import CUSTOM_FIELDS, SyntheticSpec, generate_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_DIR = ROOT / ".install-check"
