@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy airflow_provider_rudder_sf emulator/src/rudder_sf_emulator
+	$(BIN)/mypy emulator/src/rudder_sf_emulator airflow_provider_rudder_sf
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "install_check.py"
-INFO = "airflow_provider_rudder_sf-0.1.0.dist-info"
+PACKAGE = "airflow_provider_rudder_sf"
+INFO = f"{PACKAGE}-0.1.0.dist-info"
 PROVIDER_POINTS = "[apache_airflow_provider]\nprovider_info = airflow_provider_rudder_sf:get_provider_info\n"
 
 
@@ -51,11 +52,12 @@ def test_a_provider_only_wheel_passes(install_check, tmp_path):
 @pytest.mark.parametrize(
     "path",
     [
-        "airflow_provider_rudder_sf/emulator/app.py",
-        "airflow_provider_rudder_sf/synthetic.py",
+        f"{PACKAGE}/emulator/app.py",
+        f"{PACKAGE}/synthetic.py",
         "rudder_sf_emulator/__init__.py",
-        "airflow_provider_rudder_sf/testing/synthetic/__init__.py",
+        f"{PACKAGE}/testing/synthetic/__init__.py",
     ],
+    ids=["emulator-in-the-package", "synthetic-in-the-package", "the-emulator-distribution", "synthetic-package"],
 )
 def test_an_emulator_or_synthetic_module_is_a_leak(install_check, tmp_path, path):
     leaks = install_check.wheel_leaks(make_wheel(tmp_path, (path,)))
@@ -63,10 +65,9 @@ def test_an_emulator_or_synthetic_module_is_a_leak(install_check, tmp_path, path
 
 
 def test_a_pytest_plugin_or_an_emulator_extra_is_a_leak(install_check, tmp_path):
-    plugin = PROVIDER_POINTS + "\n[pytest11]\nrudder_sf_emulator = airflow_provider_rudder_sf.emulator.pytest_plugin\n"
+    plugin = f"{PROVIDER_POINTS}\n[pytest11]\nrudder_sf_emulator = {PACKAGE}.emulator.pytest_plugin\n"
     leaks = install_check.wheel_leaks(make_wheel(tmp_path, entry_points=plugin, extras=("dev", "emulator")))
     assert leaks == [
-        "entry_points.txt declares a pytest11 plugin: "
-        "{'rudder_sf_emulator': 'airflow_provider_rudder_sf.emulator.pytest_plugin'}",
+        f"entry_points.txt declares a pytest11 plugin: {{'rudder_sf_emulator': '{PACKAGE}.emulator.pytest_plugin'}}",
         "METADATA offers an emulator extra",
     ]
