@@ -10,12 +10,13 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
 install: $(STAMP)
 
-# Re-installs only when the lock or the project metadata changes; a second run does nothing.
-$(STAMP): requirements.lock pyproject.toml
+# Re-installs only when the lock or either distribution's metadata changes; a second run does nothing. The provider
+# and the emulator (emulator/, its own distribution) are both installed editable; the lock holds what both need.
+$(STAMP): requirements.lock pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . -e ./emulator
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -23,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy airflow_provider_rudder_sf
+	$(BIN)/mypy emulator/src/rudder_sf_emulator airflow_provider_rudder_sf
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -38,9 +39,11 @@ install-check: $(STAMP)
 	$(BIN)/python scripts/install_check.py $(INSTALL_CHECK_AIRFLOW)
 
 # Re-pin the install check's other Airflow versions (tests/install/airflow-<version>.in) after a dependency change.
+# Only the provider's own dependencies: the check's venvs get the provider wheel alone (the emulator it drives runs
+# from this venv).
 install-constraints: $(STAMP)
 	for spec in tests/install/airflow-*.in; do \
-		$(BIN)/uv pip compile --quiet --python-version 3.11 --extra emulator \
+		$(BIN)/uv pip compile --quiet --python-version 3.11 \
 			--output-file $${spec%.in}.txt pyproject.toml $$spec || exit 1; \
 	done
 

@@ -33,10 +33,10 @@ import msgspec
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
 
-from airflow_provider_rudder_sf.emulator import EmulatorHandle, start_emulator
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, MappingOptions, classify, map_traits
 from airflow_provider_rudder_sf.mapping.traits import Mapped
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, email_for, generate_lines
+from rudder_sf_emulator import EmulatorHandle, start_emulator
+from rudder_sf_emulator.synthetic import SyntheticSpec, email_for, generate_lines
 
 CUSTOM_FIELDS = {
     "plan__c": {"type": "string", "length": 40},

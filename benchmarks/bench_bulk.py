@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_memory import CUSTOM_FIELDS, _status_kb, write_events
 
-from airflow_provider_rudder_sf.synthetic import email_for
+from rudder_sf_emulator.synthetic import email_for
 
 MODES = ("rest", "bulk", "bulk-deferred")
 
@@ -133,7 +133,7 @@ def main() -> None:
         chart([Path(p) for p in args.chart])
         return
 
-    from airflow_provider_rudder_sf.emulator import start_emulator
+    from rudder_sf_emulator import start_emulator
 
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, start_emulator(Path(tmp) / "emu", daily_limit=100_000_000) as emu:

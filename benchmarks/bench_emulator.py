@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-from airflow_provider_rudder_sf.emulator import start_emulator
+from rudder_sf_emulator import start_emulator
 
 
 def main(n: int = 100_000) -> None:

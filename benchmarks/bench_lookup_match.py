@@ -13,11 +13,11 @@ import argparse
 import tempfile
 import time
 
-from airflow_provider_rudder_sf.emulator import start_emulator
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.settings import SalesforceSettings
 from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
-from airflow_provider_rudder_sf.synthetic import email_for
+from rudder_sf_emulator import start_emulator
+from rudder_sf_emulator.synthetic import email_for
 
 
 def main() -> None:

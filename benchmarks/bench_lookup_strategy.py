@@ -23,11 +23,11 @@ import tracemalloc
 from collections import Counter
 from typing import Any
 
-from airflow_provider_rudder_sf.emulator import EmulatorHandle, start_emulator
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.settings import SalesforceSettings
 from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
-from airflow_provider_rudder_sf.synthetic import email_for
+from rudder_sf_emulator import EmulatorHandle, start_emulator
+from rudder_sf_emulator.synthetic import email_for
 
 
 def run(emulator: EmulatorHandle, settings: SalesforceSettings, emails: list[str], strategy: str, memory: bool):

@@ -16,7 +16,7 @@ import time
 import msgspec
 
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, LeadMatch, MappingOptions, build_plan, classify
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, email_for, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, email_for, generate_lines
 
 
 def main() -> None:

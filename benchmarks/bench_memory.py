@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, generate_lines
 
 CUSTOM_FIELDS = {
     "plan__c": {"type": "string", "length": 40},
@@ -84,7 +84,7 @@ def main() -> None:
         child(*args.child)
         return
 
-    from airflow_provider_rudder_sf.emulator import start_emulator
+    from rudder_sf_emulator import start_emulator
 
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, start_emulator(Path(tmp) / "emu", daily_limit=100_000_000) as emu:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, MappingOptions, classify, record_key, shard_of
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, generate_lines
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from storage.s3_server import REGION, S3Server, running_s3_server  # the tests' S3 server helper

@@ -60,7 +60,7 @@ def free_port(preferred: int | None = None) -> int:
 
 def stage_events(base: Path, hour: datetime, *, events: int = 400, people: int = 150, seed: int = 7) -> Path:
     """Write one gzipped JSON Lines file of synthetic identify events under ``<base>/YYYY/MM/DD/HH/``."""
-    from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
+    from rudder_sf_emulator.synthetic import SyntheticSpec, generate_lines
 
     hour = hour.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
     folder = base / hour.strftime("%Y/%m/%d/%H")
@@ -75,7 +75,7 @@ def stage_events(base: Path, hour: datetime, *, events: int = 400, people: int =
 
 def prepare_emulator(emulator: Any) -> Any:
     """Declare the custom fields the synthetic events need on Lead and Contact."""
-    from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS
+    from rudder_sf_emulator.synthetic import CUSTOM_FIELDS
 
     for sobject in ("Lead", "Contact"):
         emulator.declare_fields(sobject, CUSTOM_FIELDS)
@@ -299,7 +299,7 @@ def _setup_demo(airflow: AirflowStandalone, emulator: Any, data: Path, hours: in
 @contextlib.contextmanager
 def demo_airflow(home: Path, port: int, hours: int = 3) -> Iterator[tuple[AirflowStandalone, Any]]:
     """Emulator + Airflow with the demo connection, pool, Variables and staged events; everything stops at exit."""
-    from airflow_provider_rudder_sf.emulator.client import start_emulator
+    from rudder_sf_emulator.client import start_emulator
 
     data = home / "rudder-sf"
     with start_emulator(home / "emulator") as emulator, AirflowStandalone(home, port) as airflow:

@@ -23,8 +23,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow_provider_rudder_sf.emulator.client import start_emulator
-from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS, SyntheticSpec, email_for, generate_lines
+from rudder_sf_emulator.client import start_emulator
+from rudder_sf_emulator.synthetic import CUSTOM_FIELDS, SyntheticSpec, email_for, generate_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"

@@ -1,9 +1,11 @@
 """``make install-check``: the built wheel, installed as a user would, works on each supported Airflow.
 
-For each Airflow version given (default: the oldest supported one and the one the project pins), this builds the
-wheel, installs it with ``uv`` into its own Python 3.11 virtual environment under ``.install-check/`` with every
-version pinned by a committed constraints file (``tests/install/airflow-<version>.txt``, or ``requirements.lock``
-for the pinned Airflow), then, in a fresh ``AIRFLOW_HOME``:
+It builds the wheel once and checks that it carries only the provider: no emulator module, no synthetic data, no
+``pytest11`` entry point (those are the ``rudder-sf-emulator`` distribution in ``emulator/``). For each Airflow
+version given (default: the oldest supported one and the one the project pins), it installs the wheel with ``uv``
+into its own Python 3.11 virtual environment under ``.install-check/`` with every version pinned by a committed
+constraints file (``tests/install/airflow-<version>.txt``, or ``requirements.lock`` for the pinned Airflow), then,
+in a fresh ``AIRFLOW_HOME``:
 
 1. imports the operator and the hook and resolves every name of ``airflow_provider_rudder_sf.compat``;
 2. parses the example DAGs with that Airflow (no import errors);
@@ -19,6 +21,8 @@ reinstalled), so a second run is fast. Any failing step stops the check with tha
 from __future__ import annotations
 
 import argparse
+import configparser
+import csv
 import gzip
 import hashlib
 import os
@@ -29,13 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle, start_emulator
-from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS, SyntheticSpec, generate_lines
+from rudder_sf_emulator.client import EmulatorHandle, start_emulator
+from rudder_sf_emulator.synthetic import CUSTOM_FIELDS, SyntheticSpec, generate_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_DIR = ROOT / ".install-check"
@@ -149,6 +154,42 @@ def build_wheel(uv: Path, out: Path) -> Path:
     run("build the wheel", [uv, "build", "--quiet", "--out-dir", out, ROOT])
     (wheel,) = out.glob("airflow_provider_rudder_sf-*.whl")
     return wheel
+
+
+def wheel_files(wheel: Path) -> dict[str, int]:
+    """Every file the wheel installs, as its RECORD lists it, with its size in bytes (0 where RECORD gives none)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (record,) = [name for name in archive.namelist() if re.fullmatch(r"[^/]+\.dist-info/RECORD", name)]
+        rows = csv.reader(archive.read(record).decode().splitlines())
+        return {row[0]: int(row[2]) if len(row) > 2 and row[2] else 0 for row in rows if row}
+
+
+def wheel_leaks(wheel: Path) -> list[str]:
+    """What of rudder-sf-emulator (or any test machinery) the provider wheel carries; empty when it carries none.
+
+    The emulator, its pytest plugin and the synthetic demo data once shipped inside the provider, loading a plugin
+    into every pytest run of every deployment; this keeps them from moving back.
+    """
+    files = wheel_files(wheel)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (info,) = {name.split("/", 1)[0] for name in names if name.split("/", 1)[0].endswith(".dist-info")}
+        entry_points = configparser.ConfigParser()
+        if f"{info}/entry_points.txt" in names:
+            entry_points.read_string(archive.read(f"{info}/entry_points.txt").decode())
+        metadata = archive.read(f"{info}/METADATA").decode()
+    leaks = []
+    if "airflow_provider_rudder_sf/__init__.py" not in files:
+        leaks.append("RECORD does not list airflow_provider_rudder_sf/__init__.py: is this the provider wheel?")
+    for path in sorted(set(files) | names):
+        parts = PurePosixPath(path).parts
+        if any("emulator" in part for part in parts) or any(PurePosixPath(part).stem == "synthetic" for part in parts):
+            leaks.append(f"{path} is emulator or demo-data code (it belongs to emulator/)")
+    if entry_points.has_section("pytest11"):
+        leaks.append(f"entry_points.txt declares a pytest11 plugin: {dict(entry_points['pytest11'])}")
+    if "Provides-Extra: emulator" in metadata.splitlines():
+        leaks.append("METADATA offers an emulator extra")
+    return leaks
 
 
 def ensure_venv(uv: Path, python: str, version: str, constraints: Path, wheel: Path, result: Result) -> Path:
@@ -299,7 +340,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="run-", dir=CHECK_DIR) as tmp:
             work = Path(tmp)
             wheel = build_wheel(Path(args.uv), work / "dist")
-            print(f"install-check: built {wheel.name} in {time.monotonic() - started:.1f} s", flush=True)
+            files = wheel_files(wheel)
+            modules = [path for path in files if path.endswith(".py")]
+            print(
+                f"install-check: built {wheel.name} in {time.monotonic() - started:.1f} s ({len(modules)} modules, "
+                f"{sum(files[path] for path in modules) / 1000:.0f} KB of Python)",
+                flush=True,
+            )
+            leaks = wheel_leaks(wheel)
+            if leaks:
+                raise StepFailed("the provider wheel carries only the provider", "\n".join(leaks))
             stage_events(work / "events")
             with start_emulator(work / "emulator", port=0) as crm:
                 for version in args.versions:

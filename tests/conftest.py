@@ -17,7 +17,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.p
 
 import pytest  # noqa: E402  (the environment above must be set before anything imports Airflow)
 
-from airflow_provider_rudder_sf.synthetic import CUSTOM_FIELDS  # noqa: E402
+from rudder_sf_emulator.synthetic import CUSTOM_FIELDS  # noqa: E402
 
 # Fixture modules shared across test folders (tests/ is on sys.path: it has no __init__.py): moto's S3 server
 # for object-storage tests and a throw-away PostgreSQL for the warehouse source.

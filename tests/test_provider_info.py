@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import distribution, entry_points
 
 from airflow_provider_rudder_sf import get_provider_info
 
@@ -46,3 +46,11 @@ def test_the_bulk_trigger_is_registered_and_importable():
         [sys.executable, "-m", "airflow", "providers", "triggers"], capture_output=True, text=True, check=True
     )
     assert "BulkJobsTrigger" in out.stdout or module in out.stdout
+
+
+def test_the_provider_distribution_declares_no_pytest_plugin_and_no_emulator_extra():
+    # The emulator and its fixtures are the rudder-sf-emulator distribution: installing the provider must not load a
+    # pytest plugin into every pytest run of a deployment.
+    dist = distribution("airflow-provider-rudder-sf")
+    assert {(e.group, e.name) for e in dist.entry_points} == {("apache_airflow_provider", "provider_info")}
+    assert "emulator" not in (dist.metadata.get_all("Provides-Extra") or [])

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from airflow_provider_rudder_sf.deadletter import read_dead_letters
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, generate_lines
 
 from .conftest import DAGS
 

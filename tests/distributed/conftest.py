@@ -85,7 +85,7 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def emulator(workdir: Path) -> Iterator[Any]:
-    from airflow_provider_rudder_sf.emulator.client import start_emulator
+    from rudder_sf_emulator.client import start_emulator
 
     with start_emulator(workdir / "emulator") as handle:
         yield airflow_ui.prepare_emulator(handle)

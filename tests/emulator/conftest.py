@@ -10,7 +10,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 VERSION = "59.0"
 

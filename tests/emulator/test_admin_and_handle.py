@@ -11,7 +11,7 @@ import requests
 from conftest import VERSION, login
 from simple_salesforce import Salesforce, SalesforceRefusedRequest
 
-from airflow_provider_rudder_sf.emulator import EmulatorHandle, start_emulator
+from rudder_sf_emulator import EmulatorHandle, start_emulator
 
 
 def test_limit_info_header_and_limits_resource(salesforce_emulator: EmulatorHandle, sf: Salesforce) -> None:

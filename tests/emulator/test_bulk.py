@@ -11,7 +11,7 @@ from conftest import BulkClient
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
-from airflow_provider_rudder_sf.emulator import EmulatorHandle
+from rudder_sf_emulator import EmulatorHandle
 
 
 def _leads_csv(n: int, bad: frozenset[int] = frozenset()) -> str:

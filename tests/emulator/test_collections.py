@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from simple_salesforce import Salesforce, SalesforceMalformedRequest
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 
 def _lead(**fields: Any) -> dict[str, Any]:

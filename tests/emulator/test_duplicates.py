@@ -9,7 +9,7 @@ import pytest
 from conftest import VERSION
 from simple_salesforce import Salesforce, SalesforceMalformedRequest
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 ALLOW = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
 MESSAGE = "Use one of these records?"

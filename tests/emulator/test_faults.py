@@ -9,7 +9,7 @@ import pytest
 from conftest import login
 from simple_salesforce import Salesforce, SalesforceExpiredSession, SalesforceGeneralError
 
-from airflow_provider_rudder_sf.emulator import EmulatorHandle, start_emulator
+from rudder_sf_emulator import EmulatorHandle, start_emulator
 
 
 def _records(n: int) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import pytest
 from conftest import VERSION, login
 from simple_salesforce import SalesforceAuthenticationFailed, SalesforceLogin
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 
 def _soap(emu: EmulatorHandle, password: str, token: str, username: str | None = None) -> tuple[str, str]:

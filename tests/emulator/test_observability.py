@@ -11,8 +11,8 @@ import pytest
 from conftest import VERSION, login
 from simple_salesforce import Salesforce
 
-from airflow_provider_rudder_sf.emulator.__main__ import build_parser
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.__main__ import build_parser
+from rudder_sf_emulator.client import EmulatorHandle
 
 ALLOW = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
 
@@ -127,7 +127,7 @@ def test_max_concurrent_requests_is_one_when_sequential(salesforce_emulator: Emu
 
 def test_help_lists_every_option_with_a_sentence() -> None:
     text = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_rudder_sf.emulator", "--help"],
+        [sys.executable, "-m", "rudder_sf_emulator", "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -10,7 +10,7 @@ import pytest
 from conftest import login
 from simple_salesforce import Salesforce
 
-from airflow_provider_rudder_sf.emulator import EmulatorHandle, start_emulator
+from rudder_sf_emulator import EmulatorHandle, start_emulator
 
 GEOCODE = ["Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip"]
 GEOCODE += ["Neighborhood", "City", "County", "State", "Unknown"]

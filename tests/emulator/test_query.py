@@ -7,7 +7,7 @@ from conftest import VERSION
 from simple_salesforce import Salesforce, SalesforceMalformedRequest, SalesforceResourceNotFound
 from simple_salesforce.format import format_soql
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 TRICKY = [
     "o'neil@example.com",
@@ -45,7 +45,7 @@ def test_escaped_values_match_exactly(salesforce_emulator: EmulatorHandle, sf: S
 
 
 def test_escape_sequences_decode() -> None:
-    from airflow_provider_rudder_sf.emulator.soql import decode_string
+    from rudder_sf_emulator.soql import decode_string
 
     assert decode_string(r"a\'b\\c\"d\ne\tf\u00e9") == "a'b\\c\"d\ne\tf\u00e9"
 

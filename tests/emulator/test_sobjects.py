@@ -11,7 +11,7 @@ from simple_salesforce import (
     SalesforceResourceNotFound,
 )
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 
 def test_create_read_update_delete(salesforce_emulator: EmulatorHandle, sf: Salesforce) -> None:

@@ -9,7 +9,7 @@ import pytest
 from conftest import VERSION
 from simple_salesforce import Salesforce, SalesforceMalformedRequest
 
-from airflow_provider_rudder_sf.emulator.client import EmulatorHandle
+from rudder_sf_emulator.client import EmulatorHandle
 
 
 def _lead(**fields: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_rudder_sf.deadletter import read_dead_letters
 from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, email_for, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, email_for, generate_lines
 
 SUMMARY_KEYS = ("read", "ignored", "rejected", "created", "updated", "failed", "api_calls")
 

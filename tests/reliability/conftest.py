@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, generate_lines
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> str:

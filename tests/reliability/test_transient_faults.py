@@ -7,7 +7,7 @@ import math
 import pytest
 
 from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
-from airflow_provider_rudder_sf.synthetic import email_for
+from rudder_sf_emulator.synthetic import email_for
 
 from .conftest import assert_counts_add_up, assert_exactly_once, latest_traits, synthetic_lines, write_lines
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_rudder_sf.synthetic import SyntheticSpec, generate_lines
+from rudder_sf_emulator.synthetic import SyntheticSpec, generate_lines
 
 PASSWORD = "Pw-q8Zr4-not-in-logs"
 TOKEN = "Tk7Lm2Xq9Rw4NotInLogs"

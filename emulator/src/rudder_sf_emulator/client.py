@@ -171,7 +171,7 @@ def start_emulator(
     cmd = [
         sys.executable,
         "-m",
-        "airflow_provider_rudder_sf.emulator",
+        "rudder_sf_emulator",
         "--port",
         str(port),
         "--data-dir",

@@ -1,10 +1,12 @@
-"""pytest plugin: a real HTTPS Salesforce emulator for your tests (auto-loaded through the ``pytest11`` entry point).
+"""pytest plugin: a real HTTPS Salesforce emulator for your tests.
+
+Installing ``rudder-sf-emulator`` is the opt-in: pytest loads this module through its ``pytest11`` entry point.
 
 Fixtures:
 
 ``salesforce_emulator_server`` (session scope)
-    Starts ``python -m airflow_provider_rudder_sf.emulator`` once per test session on a free port, with its data
-    directory under pytest's session temp dir, and stops it at the end. Yields an ``EmulatorHandle``.
+    Starts ``python -m rudder_sf_emulator`` once per test session on a free port, with its data directory under
+    pytest's session temp dir, and stops it at the end. Yields an ``EmulatorHandle``.
 
 ``salesforce_emulator`` (function scope)
     The same server, reset before the test: no records, default faults/settings/credentials, counters at zero, no

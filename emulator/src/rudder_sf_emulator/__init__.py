@@ -1,7 +1,8 @@
 """A local Salesforce emulator over HTTPS (SOAP/OAuth login, SOQL, sObjects, Collections, Composite, Bulk 2.0).
 
-Imports nothing else from the provider and no Airflow. Run it with
-``python -m airflow_provider_rudder_sf.emulator --port 0 --data-dir DIR``; from Python use
+Imports nothing from airflow-provider-rudder-sf and no Airflow: all it knows of the provider is the shape of a
+``rudder_salesforce`` connection (``EmulatorHandle.connection_json()``). Run it with
+``rudder-sf-emulator --port 0 --data-dir DIR`` (or ``python -m rudder_sf_emulator``); from Python use
 ``start_emulator(data_dir)``; from pytest use the ``salesforce_emulator`` fixture (``pytest_plugin``).
 Importing this package is cheap: ``EmulatorHandle``/``start_emulator`` are loaded on first access.
 """
@@ -9,6 +10,8 @@ Importing this package is cheap: ``EmulatorHandle``/``start_emulator`` are loade
 from __future__ import annotations
 
 from typing import Any
+
+__version__ = "0.1.0"
 
 __all__ = ["EmulatorHandle", "start_emulator"]
 

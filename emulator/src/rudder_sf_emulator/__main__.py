@@ -1,4 +1,4 @@
-"""``python -m airflow_provider_rudder_sf.emulator --port 8443 --data-dir DIR``: run the Salesforce emulator.
+"""``rudder-sf-emulator --port 8443 --data-dir DIR`` (or ``python -m rudder_sf_emulator``): run the emulator.
 
 A local HTTPS Salesforce org (SOAP/OAuth login, SOQL, sObjects, describe, Collections, Composite, Bulk 2.0) for
 the demo and the tests. Prints one line ``EMULATOR READY base_url=https://127.0.0.1:PORT ca=DIR/cert.pem
@@ -63,7 +63,7 @@ from .server import build_server
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m airflow_provider_rudder_sf.emulator",
+        prog="rudder-sf-emulator",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
