@@ -6,25 +6,18 @@ everything that talks to Salesforce lives in ``airflow_provider_rudder_sf.salesf
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_rudder_sf import CONNECTION_TYPE
 from airflow_provider_rudder_sf.compat import BaseHook, mask_secret
+from airflow_provider_rudder_sf.provider_info import CONNECTION_FIELDS, CONNECTION_TYPE, FIELD_BEHAVIOUR, HOOK_NAME
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.errors import SalesforceApiError
 from airflow_provider_rudder_sf.salesforce.settings import DEFAULT_API_VERSION, SalesforceSettings
 from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
 
-_EXTRA_KEYS = (
-    "security_token",
-    "sandbox",
-    "ca_bundle",
-    "api_version",
-    "consumer_key",
-    "consumer_secret",
-    "private_key",
-)
+_EXTRA_KEYS = tuple(CONNECTION_FIELDS)  # the form's extra fields are the settings read from extras
 _TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "off", "n", "f", ""})
 
@@ -54,7 +47,7 @@ class RudderSalesforceHook(BaseHook):
     conn_name_attr = "salesforce_conn_id"
     default_conn_name = "rudder_salesforce_default"
     conn_type = CONNECTION_TYPE
-    hook_name = "RudderStack Salesforce"
+    hook_name = HOOK_NAME
 
     def __init__(
         self, salesforce_conn_id: str = default_conn_name, *, api_reserve: float = 0.10, **kwargs: Any
@@ -122,8 +115,8 @@ class RudderSalesforceHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields for Airflow 2 UIs (Airflow 3.2+ reads the declarative form in provider info)."""
-        # Only Airflow 2's FAB UI calls this; it has wtforms and flask-appbuilder's Bootstrap widgets.
+        """The extra form fields for UIs that build the form from the hook (Airflow 3.0, 3.1 and 2.x), made from the
+        declarative ``conn-fields`` that Airflow 3.2+ reads."""
         from wtforms import BooleanField, PasswordField, StringField
 
         try:
@@ -133,33 +126,21 @@ class RudderSalesforceHook(BaseHook):
         else:
             text_widget, secret_widget = BS3TextFieldWidget(), BS3PasswordFieldWidget()
 
-        def text(label: str) -> Any:
-            return StringField(label, widget=text_widget)
-
-        def secret(label: str) -> Any:
-            return PasswordField(label, widget=secret_widget)
-
-        return {
-            "security_token": secret("Security Token"),
-            "sandbox": BooleanField("Sandbox", default=False),
-            "ca_bundle": text("CA bundle"),
-            "api_version": text("API version"),
-            "consumer_key": text("OAuth consumer key"),
-            "consumer_secret": secret("OAuth consumer secret"),
-            "private_key": secret("JWT private key (PEM)"),
-        }
+        widgets: dict[str, Any] = {}
+        for name, spec in CONNECTION_FIELDS.items():
+            schema, label = spec["schema"], spec["label"]
+            if "boolean" in schema["type"]:
+                widgets[name] = BooleanField(label, default=schema.get("default", False))
+            elif schema.get("format") == "password":
+                widgets[name] = PasswordField(label, widget=secret_widget)
+            else:
+                widgets[name] = StringField(label, widget=text_widget)
+        return widgets
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel and hide standard fields for Airflow 2 UIs, mirroring provider info."""
-        return {
-            "hidden_fields": ["schema", "port", "extra"],
-            "relabeling": {"login": "Username", "host": "Login URL"},
-            "placeholders": {
-                "login": "integration.user@example.com",
-                "host": "empty: https://login.salesforce.com (or test.salesforce.com for a sandbox)",
-            },
-        }
+        """The declarative ``ui-field-behaviour``, under the Python method's key names."""
+        return {key.replace("-", "_"): copy.deepcopy(value) for key, value in FIELD_BEHAVIOUR.items()}
 
 
 def _str(value: Any) -> str | None:

@@ -138,3 +138,24 @@ def test_class_attributes_match_provider_info():
 def test_connection_form_widgets_mirror_the_declared_fields():
     (conn_type,) = get_provider_info()["connection-types"]
     assert set(RudderSalesforceHook.get_connection_form_widgets()) == set(conn_type["conn-fields"])
+
+
+def test_each_form_widget_has_the_declared_label_and_kind():
+    from wtforms import BooleanField, PasswordField, StringField
+
+    (conn_type,) = get_provider_info()["connection-types"]
+    widgets = RudderSalesforceHook.get_connection_form_widgets()
+    kinds = {}
+    for name, spec in conn_type["conn-fields"].items():
+        field = widgets[name]
+        assert field.args[0] == spec["label"]
+        kinds[name] = field.field_class
+    assert kinds == {
+        "security_token": PasswordField,
+        "sandbox": BooleanField,
+        "ca_bundle": StringField,
+        "api_version": StringField,
+        "consumer_key": StringField,
+        "consumer_secret": PasswordField,
+        "private_key": PasswordField,
+    }
