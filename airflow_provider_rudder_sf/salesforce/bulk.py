@@ -31,6 +31,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.util import call_salesforce
 
 from airflow_provider_rudder_sf.mapping.model import Write
+from airflow_provider_rudder_sf.mapping.names import is_api_name
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.csvcodec import (
     cell_text,
@@ -53,7 +54,6 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
-from airflow_provider_rudder_sf.salesforce.soql import API_NAME
 from airflow_provider_rudder_sf.salesforce.writer import (
     BatchProgress,
     SalesforceWriter,
@@ -670,15 +670,15 @@ def key_column(operation: str, external: str | None, first: Write, columns: tupl
 
 def bulk_can_take(w: Write) -> bool:
     """A write REST would refuse before sending (INVALID_WRITE) goes over REST to get exactly that answer."""
-    if w.operation not in BULK_OPERATIONS or not API_NAME.match(w.sobject or ""):
+    if w.operation not in BULK_OPERATIONS or not is_api_name(w.sobject or ""):
         return False
-    if any(name != "attributes" and not API_NAME.match(str(name)) for name in w.fields):
+    if any(name != "attributes" and not is_api_name(str(name)) for name in w.fields):
         return False
     if w.operation == "update":
         return bool(w.record_id)
     if w.operation == "upsert":
         ext = w.external_id_field
-        return bool(ext and API_NAME.match(ext) and w.fields.get(ext) not in (None, ""))
+        return bool(ext and is_api_name(ext) and w.fields.get(ext) not in (None, ""))
     return True
 
 

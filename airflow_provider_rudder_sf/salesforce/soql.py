@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote_plus
 
 from simple_salesforce.format import quote_soql_value
 
-API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+from airflow_provider_rudder_sf.mapping.names import is_api_name
 
 
 def check_api_name(name: str, what: str = "API name") -> str:
     """Return ``name`` if it is a valid Salesforce object or field API name, else raise ValueError."""
-    if not isinstance(name, str) or not API_NAME.match(name):
+    if not is_api_name(name):
         raise ValueError(f"{what} {name!r} is not a valid Salesforce API name (letters, digits, underscores)")
     return name
 

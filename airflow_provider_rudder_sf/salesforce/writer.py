@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_rudder_sf.mapping.coerce import identifier_key
 from airflow_provider_rudder_sf.mapping.model import LeadMatch, Operation, Write
+from airflow_provider_rudder_sf.mapping.names import is_api_name
 from airflow_provider_rudder_sf.mapping.schema import FieldSchema, ObjectSchema, object_schema
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.errors import (
@@ -42,7 +43,7 @@ from airflow_provider_rudder_sf.salesforce.export import (
     estimate_export_calls,
 )
 from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS
-from airflow_provider_rudder_sf.salesforce.soql import API_NAME, check_api_name, in_clause_chunks, soql_literal
+from airflow_provider_rudder_sf.salesforce.soql import check_api_name, in_clause_chunks, soql_literal
 
 if TYPE_CHECKING:
     from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
@@ -626,16 +627,16 @@ def _split_by_op(items: list[_Item]) -> list[list[_Item]]:
 
 
 def _invalid(w: Write) -> str | None:
-    if not API_NAME.match(w.sobject or ""):
+    if not is_api_name(w.sobject or ""):
         return f"sObject {w.sobject!r} is not a valid Salesforce API name"
-    bad = [name for name in w.fields if name != "attributes" and not API_NAME.match(str(name))]
+    bad = [name for name in w.fields if name != "attributes" and not is_api_name(str(name))]
     if bad:
         return f"field name(s) {bad!r} are not valid Salesforce API names"
     if w.operation == "update" and not w.record_id:
         return "an update needs a record id"
     if w.operation == "upsert":
         ext = w.external_id_field
-        if not ext or not API_NAME.match(ext):
+        if not ext or not is_api_name(ext):
             return f"an upsert needs a valid external_id_field, got {ext!r}"
         if ext not in w.fields:
             return f"an upsert needs its external id field {ext!r} among the fields"

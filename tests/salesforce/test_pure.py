@@ -37,7 +37,8 @@ def test_soql_literal_escapes_quote_and_backslash(value, expected):
 
 def test_check_api_name_rejects_injection():
     assert check_api_name("Custom_Object__c") == "Custom_Object__c"
-    for bad in ("Lead WHERE Id != null", "Lead;", "1Lead", "", "Lead/Email", "Le ad"):
+    # "Lead\n": a trailing newline passed a ``^...$`` pattern with ``match`` (``$`` matches before it).
+    for bad in ("Lead WHERE Id != null", "Lead;", "1Lead", "", "Lead/Email", "Le ad", "Lead\n", None):
         with pytest.raises(ValueError, match="not a valid Salesforce API name"):
             check_api_name(bad)
 
