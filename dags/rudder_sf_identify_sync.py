@@ -134,22 +134,10 @@ with DAG(
     def report(summaries: list[dict[str, Any] | None], shards: list[dict[str, int]]) -> dict[str, Any]:
         """One total for the run; the run fails if any shard did not finish, so failures never look green."""
         from airflow_provider_rudder_sf.compat import AirflowFailException
+        from airflow_provider_rudder_sf.sync.summary import COUNTS
 
         done = [summary for summary in summaries if summary]
-        keys = (
-            "read",
-            "ignored",
-            "rejected",
-            "applied",
-            "partial",
-            "dead_lettered",
-            "unsent",
-            "created",
-            "updated",
-            "failed",
-            "api_calls",
-        )
-        total = {key: sum(summary.get(key, 0) for summary in done) for key in keys}
+        total = {key: sum(summary.get(key, 0) for summary in done) for key in COUNTS}
         total["shards"] = len(shards)
         total["shards_failed"] = len(shards) - len(done)
         width = max(len(key) for key in total)

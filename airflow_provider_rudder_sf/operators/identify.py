@@ -30,6 +30,7 @@ from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, SyncSummary, run
 from airflow_provider_rudder_sf.sync.bulkrun import settle_jobs
 from airflow_provider_rudder_sf.sync.engine import ConfigurationError
 from airflow_provider_rudder_sf.sync.handoff import Handoff, Ledger
+from airflow_provider_rudder_sf.sync.summary import ASSET_EXTRA
 from airflow_provider_rudder_sf.triggers.bulk import BulkJobsTrigger
 
 if TYPE_CHECKING:
@@ -502,8 +503,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         outlet_events = context.get("outlet_events")
         if outlet_events is None or self.plan_only:
             return
-        keys = ("read", "created", "updated", "failed", "dead_lettered", "partial", "fields_skipped", "api_calls")
-        counts = {key: result[key] for key in keys}
+        counts = {key: result[key] for key in ASSET_EXTRA}
         for outlet in self.outlets:
             if isinstance(outlet, Asset) and outlet.uri.startswith("salesforce://"):
                 outlet_events[outlet].extra = counts

@@ -6,6 +6,25 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+# The additive counts of a run: what the shards of one run sum to.
+COUNTS = (
+    "read",
+    "ignored",
+    "rejected",
+    "applied",
+    "partial",
+    "dead_lettered",
+    "unsent",
+    "created",
+    "updated",
+    "failed",
+    "api_calls",
+)
+# What an Asset event carries: the outcome in numbers, small whatever the run size.
+ASSET_EXTRA = ("read", "created", "updated", "failed", "dead_lettered", "partial", "fields_skipped", "api_calls")
+# Kept for the log or for a continued run only: the message may be long, the schema tables are in schema_report.
+_NOT_IN_XCOM = frozenset({"stop_message", "schema_issues", "coercions"})
+
 
 @dataclass
 class SyncSummary:
@@ -61,35 +80,15 @@ class SyncSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values only, small whatever the run size: safe for XCom and Asset extras."""
-        return {
-            "dry_run": self.dry_run,
-            "read": self.read,
-            "ignored": self.ignored,
-            "rejected": self.rejected,
-            "applied": self.applied,
-            "partial": self.partial,
-            "dead_lettered": self.dead_lettered,
-            "unsent": self.unsent,
-            "created": self.created,
-            "updated": self.updated,
-            "failed": self.failed,
-            "api_calls": self.api_calls,
-            "describe_calls": self.describe_calls,
-            "write_mode": self.write_mode,
-            "api_calls_left": self.api_calls_left,
-            "api_daily_limit": self.api_daily_limit,
-            "planned_creates": self.planned_creates,
-            "planned_updates": self.planned_updates,
-            "planned_write_calls": self.planned_write_calls,
-            "stop_reason": self.stop_reason,
-            "dead_letter_location": self.dead_letter_location,
-            "ignored_by_reason": dict(self.ignored_by_reason),
-            "dead_letters_by_code": dict(self.dead_letters_by_code),
-            "dropped_system_fields": dict(self.dropped_system_fields),
-            "fields_skipped": dict(self.fields_skipped),
-            "sample_changes": self.sample_changes,
-            **({"schema_report": self.schema_report()} if self.dry_run else {}),
-        }
+        result: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in _NOT_IN_XCOM:
+                continue
+            value = getattr(self, f.name)
+            result[f.name] = dict(value) if isinstance(value, Counter) else value
+        if self.dry_run:
+            result["schema_report"] = self.schema_report()
+        return result
 
     def state(self) -> dict[str, Any]:
         """Every field as plain JSON, for a run continued in another process (a deferred task's completion)."""
