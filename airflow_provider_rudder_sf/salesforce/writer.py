@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -441,11 +442,15 @@ class SalesforceWriter:
     def _batches(self, items: list[_Item]) -> Iterator[list[_Item]]:
         groups: dict[tuple[str, str, str | None], list[_Item]] = {}
         for item in items:
-            w = item.write
-            groups.setdefault((w.sobject, w.operation, w.external_id_field), []).append(item)
+            groups.setdefault(_batch_group(item.write), []).append(item)
         for group in groups.values():
             for start in range(0, len(group), self.batch_size):
                 yield group[start : start + self.batch_size]
+
+    def batch_count(self, writes: Sequence[Write]) -> int:
+        """The Collections requests :meth:`write` would send for ``writes`` over REST, retries not counted."""
+        sizes = Counter(_batch_group(w) for w in writes)
+        return sum(-(-size // self.batch_size) for size in sizes.values())
 
     def _run_batch(self, items: list[_Item]) -> _BatchOutcome:
         done: list[tuple[int, WriteResult]] = []
@@ -616,6 +621,11 @@ def _duplicate(item: _Item, error: dict[str, Any], message: str | None) -> Write
 
 def _failed(item: _Item, code: str | None, message: str | None) -> WriteResult:
     return WriteResult(item.write, "failed", item.record_id, code, message)
+
+
+def _batch_group(w: Write) -> tuple[str, str, str | None]:
+    """Writes that may share one Collections request."""
+    return (w.sobject, w.operation, w.external_id_field)
 
 
 def _split_by_op(items: list[_Item]) -> list[list[_Item]]:

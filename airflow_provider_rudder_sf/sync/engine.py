@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,7 +45,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     TransientError,
     stop_reason,
 )
-from airflow_provider_rudder_sf.salesforce.writer import MAX_COLLECTION_SIZE, WriteReport
+from airflow_provider_rudder_sf.salesforce.writer import WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
 from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, note_dead_letters, skipped_line
 from airflow_provider_rudder_sf.sync.bulkrun import flush, hand_off
@@ -261,7 +260,7 @@ def _sync_group(
         _dead_letter_rejected(rejected, origins[rejected.seq][1], dead_letters, summary, extra)
 
     if dry_run:
-        _record_dry_run(plan, sample_size, summary)
+        _record_dry_run(plan, sample_size, summary, writer)
         summary.unsent += len({seq for write in plan.writes for seq in write.sources})
         return
 
@@ -437,10 +436,8 @@ def _dead_letter_rejected(
     summary.dead_letters_by_code[rejected.code] += 1
 
 
-def _record_dry_run(plan: Plan, sample_size: int, summary: SyncSummary) -> None:
-    groups: Counter[tuple[str, str]] = Counter()
+def _record_dry_run(plan: Plan, sample_size: int, summary: SyncSummary, writer: Writer) -> None:
     for write in plan.writes:
-        groups[(write.sobject, write.operation)] += 1
         if write.operation == "update":
             summary.planned_updates += 1
         else:
@@ -455,7 +452,7 @@ def _record_dry_run(plan: Plan, sample_size: int, summary: SyncSummary) -> None:
                     "events": len(write.sources),
                 }
             )
-    summary.planned_write_calls += sum(math.ceil(n / MAX_COLLECTION_SIZE) for n in groups.values())
+    summary.planned_write_calls += writer.batch_count(plan.writes)
 
 
 def _stop(exc: Exception, events: int, summary: SyncSummary, log: Log) -> None:

@@ -44,6 +44,8 @@ class Writer(Protocol):
         mode: Literal["rest", "bulk"] = "rest",
     ) -> WriteReport: ...
 
+    def batch_count(self, writes: Sequence[Write]) -> int: ...
+
 
 class DeadLetterSink(Protocol):
     """What the engine needs from :class:`~airflow_provider_rudder_sf.deadletter.DeadLetterWriter`."""

@@ -28,9 +28,12 @@ def _assert_exactly_once(handle, writes: list[Write]) -> None:
 def test_one_thousand_creates_take_exactly_five_collections_calls(salesforce_emulator, make_client):
     writes = lead_creates(1_000)
     progress: list[BatchProgress] = []
-    report = SalesforceWriter(make_client(api_reserve=0)).write(writes, on_batch=progress.append)
+    writer = SalesforceWriter(make_client(api_reserve=0))
+    report = writer.write(writes, on_batch=progress.append)
     counters = salesforce_emulator.counters()
     assert counters["by_endpoint"] == {"POST composite/sobjects": 5}
+    assert writer.batch_count(writes) == 5  # what a dry run reports
+    assert SalesforceWriter(make_client(), batch_size=150).batch_count(writes) == 7
     assert report.api_calls == 5
     assert report.created == 1_000 and report.failed == 0 and report.unsent == () and report.stop_reason is None
     assert [(p.index, p.total, p.records, p.ok, p.failed) for p in progress] == [
@@ -54,12 +57,14 @@ def test_updates_and_upserts_are_grouped_per_object_and_operation(salesforce_emu
         ),
         lead_create(3),
     ]
-    report = SalesforceWriter(make_client(api_reserve=0)).write(writes)
+    writer = SalesforceWriter(make_client(api_reserve=0))
+    report = writer.write(writes)
     assert [r.status for r in report.results] == ["updated", "updated", "created", "created"]
     assert salesforce_emulator.counters()["by_endpoint"] == {
         "PATCH composite/sobjects": 2,  # one update batch, one upsert batch
         "POST composite/sobjects": 1,
     }
+    assert writer.batch_count(writes) == 3  # what a dry run reports
     by_id = {r["Id"]: r for r in salesforce_emulator.records("Lead")}
     assert by_id[ids[0]]["LastName"] == "New"
 
