@@ -53,7 +53,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     classify,
     stop_reason,
 )
-from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
+from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, Polling, abort_job, job_info
 from airflow_provider_rudder_sf.salesforce.writer import (
     BatchProgress,
     SalesforceWriter,
@@ -172,15 +172,9 @@ class BulkWriter:
     ) -> None:
         if not 1 <= max_upload_bytes <= MAX_UPLOAD_BYTES:
             raise ValueError(f"max_upload_bytes must be between 1 and {MAX_UPLOAD_BYTES}, got {max_upload_bytes}")
-        if not 0 < poll_first <= poll_interval:
-            raise ValueError(f"need 0 < poll_first <= poll_interval, got {poll_first} and {poll_interval}")
         self.client = client
         self.max_upload_bytes = max_upload_bytes
-        self.poll_first = poll_first
-        self.poll_interval = poll_interval
-        self.poll_timeout = poll_timeout
-        self._sleep = sleep
-        self._clock = clock
+        self.polling = Polling(poll_first, poll_interval, poll_timeout, sleep, clock)
         self.polls = 0  # job-state requests sent while waiting (each one API call)
 
     # -- the whole write ------------------------------------------------------------------------------------
@@ -432,17 +426,14 @@ class BulkWriter:
         """Poll the job until it ends (a job already ended at close is not polled); abort it after the timeout.
         Returns its end state and its last description read (None if none was)."""
         state = str(info.get("state")) if info is not None else job.state
-        delay = self.poll_first
-        started = self._clock()
+        if state in TERMINAL_STATES:
+            return state, info
         aborted = False
-        while state not in TERMINAL_STATES:
-            if self._clock() - started >= self.poll_timeout and not aborted:
-                log.warning("Bulk job %s still %s after %ss: aborting it", job.id, state, self.poll_timeout)
+        for overdue in self.polling.rounds():
+            if overdue:
+                log.warning("Bulk job %s still %s after %ss: aborting it", job.id, state, self.polling.timeout)
                 self.abort(job.id)
                 aborted = True
-            elif not aborted:
-                self._sleep(delay)
-                delay = min(self.poll_interval, delay * 2)
             info = self.job_info(job.id)
             self.polls += 1
             state = str(info.get("state"))
@@ -454,7 +445,9 @@ class BulkWriter:
                 len(job.indices),
                 info.get("numberRecordsFailed", "?"),
             )
-            if aborted and state not in TERMINAL_STATES:
+            if state in TERMINAL_STATES:
+                break
+            if aborted:
                 raise TransientError(f"Bulk job {job.id} is still {state} after the abort", code="BULK_JOB_RUNNING")
         return state, info
 

@@ -30,7 +30,7 @@ from simple_salesforce.util import call_salesforce
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.csvcodec import iter_csv
 from airflow_provider_rudder_sf.salesforce.errors import PermanentError
-from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
+from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, Polling, abort_job, job_info
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +99,9 @@ class BulkQuery:
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
-        if not 0 < poll_first <= poll_interval:
-            raise ValueError(f"need 0 < poll_first <= poll_interval, got {poll_first} and {poll_interval}")
         self.client = client
         self.page_size = page_size
-        self.poll_first = poll_first
-        self.poll_interval = poll_interval
-        self.poll_timeout = poll_timeout
-        self._sleep = sleep
-        self._clock = clock
+        self.polling = Polling(poll_first, poll_interval, poll_timeout, sleep, clock)
         self.polls = 0
         self.pages = 0
         self.rows_read = 0
@@ -136,17 +130,13 @@ class BulkQuery:
         return str(info["id"])
 
     def _wait(self, job_id: str) -> None:
-        delay = self.poll_first
-        started = self._clock()
-        while True:
-            if self._clock() - started >= self.poll_timeout:
+        for overdue in self.polling.rounds():
+            if overdue:
                 abort_job(self.client, "query", job_id)
                 raise QueryJobFailed(
-                    f"Bulk query job {job_id} did not complete within {self.poll_timeout:.0f} s and was aborted",
+                    f"Bulk query job {job_id} did not complete within {self.polling.timeout:.0f} s and was aborted",
                     code="BULK_QUERY_TIMEOUT",
                 )
-            self._sleep(delay)
-            delay = min(self.poll_interval, delay * 2)
             info = job_info(self.client, "query", job_id)
             self.polls += 1
             state = str(info.get("state"))

@@ -1,9 +1,12 @@
-"""What Bulk API 2.0 ingest jobs (writes) and query jobs (exports) share: their end states, the first poll wait,
-reading a job's state and aborting it."""
+"""What Bulk API 2.0 ingest jobs (writes) and query jobs (exports) share: their end states, the waits between
+reads of a job's state, reading it and aborting it."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
@@ -15,6 +18,34 @@ TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 FIRST_POLL_SECONDS = 1.0  # the first wait before a job's state is read; doubled up to poll_interval
 
 JobKind = Literal["ingest", "query"]
+
+
+@dataclass(frozen=True)
+class Polling:
+    """Waits between reads of a job's state: ``first``, doubled up to ``interval``; ``timeout`` seconds after the
+    first wait began, the job is overdue. ``sleep`` and ``clock`` are injectable so tests never wait."""
+
+    first: float = FIRST_POLL_SECONDS
+    interval: float = 15.0
+    timeout: float = 6 * 3600.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        if not 0 < self.first <= self.interval:
+            raise ValueError(f"need 0 < poll_first <= poll_interval, got {self.first} and {self.interval}")
+
+    def rounds(self) -> Iterator[bool]:
+        """One item before each read of the state: whether the job is overdue. An overdue job is read at once
+        (the caller aborts it, then reads it once more or gives up); otherwise the next wait is slept first."""
+        delay = self.first
+        started = self.clock()
+        while True:
+            overdue = self.clock() - started >= self.timeout
+            if not overdue:
+                self.sleep(delay)
+                delay = min(self.interval, delay * 2)
+            yield overdue
 
 
 def job_info(client: SalesforceClient, kind: JobKind, job_id: str) -> dict[str, Any]:

@@ -356,6 +356,26 @@ def test_a_job_still_in_progress_is_polled_with_growing_waits_until_it_completes
     assert salesforce_emulator.counters()["by_endpoint"]["GET jobs/ingest"] == writer.polls + 1  # + one result
 
 
+def test_a_job_that_outlives_the_poll_timeout_is_aborted_and_its_rows_left_unsent(salesforce_emulator, make_client):
+    salesforce_emulator.set_faults(bulk_rows_per_second=0)  # the job stands still
+    now = [0.0]
+
+    def sleep(delay: float) -> None:
+        now[0] += delay  # time passes only while the writer waits
+
+    writer = BulkWriter(
+        make_client(api_reserve=0), poll_first=1, poll_interval=4, poll_timeout=10, sleep=sleep, clock=lambda: now[0]
+    )
+    writes = lead_creates(20)
+    report = writer.write(writes)
+
+    # Waits of 1, 2, 4, 4 s (11 s): overdue, so the job is aborted and read once more, without another wait.
+    assert (now[0], writer.polls) == (11.0, 5)
+    assert [job["state"] for job in salesforce_emulator.bulk_jobs()] == ["Aborted"]
+    assert (report.created, report.stop_reason, list(report.unsent)) == (0, "transient", writes)
+    assert leads_by_email(salesforce_emulator) == {}
+
+
 # -- pure helpers ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("value", "cell"),
