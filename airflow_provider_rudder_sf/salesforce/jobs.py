@@ -20,6 +20,11 @@ FIRST_POLL_SECONDS = 1.0  # the first wait before a job's state is read; doubled
 JobKind = Literal["ingest", "query"]
 
 
+def first_wait(interval: float) -> float:
+    """The first wait for a longest wait of ``interval``: a poll interval below a second shortens it too."""
+    return min(FIRST_POLL_SECONDS, interval)
+
+
 @dataclass(frozen=True)
 class Polling:
     """Waits between reads of a job's state: ``first``, doubled up to ``interval``; ``timeout`` seconds after the
@@ -35,16 +40,22 @@ class Polling:
         if not 0 < self.first <= self.interval:
             raise ValueError(f"need 0 < poll_first <= poll_interval, got {self.first} and {self.interval}")
 
+    def delays(self) -> Iterator[float]:
+        """The waits, endlessly: ``first``, doubled up to ``interval``."""
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(self.interval, delay * 2)
+
     def rounds(self) -> Iterator[bool]:
         """One item before each read of the state: whether the job is overdue. An overdue job is read at once
         (the caller aborts it, then reads it once more or gives up); otherwise the next wait is slept first."""
-        delay = self.first
+        delays = self.delays()
         started = self.clock()
         while True:
             overdue = self.clock() - started >= self.timeout
             if not overdue:
-                self.sleep(delay)
-                delay = min(self.interval, delay * 2)
+                self.sleep(next(delays))
             yield overdue
 
 

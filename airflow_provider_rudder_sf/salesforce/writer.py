@@ -43,7 +43,7 @@ from airflow_provider_rudder_sf.salesforce.export import (
     choose_strategy,
     estimate_export_calls,
 )
-from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS
+from airflow_provider_rudder_sf.salesforce.jobs import first_wait
 from airflow_provider_rudder_sf.salesforce.soql import check_api_name, in_clause_chunks, soql_literal
 
 if TYPE_CHECKING:
@@ -334,7 +334,7 @@ class SalesforceWriter:
         return BulkQuery(
             self.client,
             page_size=self.export_page_size,
-            poll_first=min(FIRST_POLL_SECONDS, interval),
+            poll_first=first_wait(interval),
             poll_interval=interval,
             sleep=self._export_sleep,
         )
@@ -372,7 +372,7 @@ class SalesforceWriter:
         from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter  # imports us
 
         interval = self.bulk_poll_interval  # an operator's poll_interval below the first wait shortens that too
-        return BulkWriter(self.client, poll_first=min(FIRST_POLL_SECONDS, interval), poll_interval=interval)
+        return BulkWriter(self.client, poll_first=first_wait(interval), poll_interval=interval)
 
     def write(
         self,

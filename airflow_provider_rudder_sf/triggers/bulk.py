@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_provider_rudder_sf.compat import BaseTrigger, TriggerEvent
 from airflow_provider_rudder_sf.salesforce.errors import SalesforceApiError
-from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, abort_job, job_info
+from airflow_provider_rudder_sf.salesforce.jobs import TERMINAL_STATES, Polling, abort_job, first_wait, job_info
 
 
 class BulkJobsTrigger(BaseTrigger):
@@ -62,10 +62,10 @@ class BulkJobsTrigger(BaseTrigger):
         try:
             client = await asyncio.to_thread(self._client)
             waiting = list(self.job_ids)
-            delay = min(FIRST_POLL_SECONDS, self.poll_interval)
+            # The worker's waits, slept without blocking the triggerer's event loop.
+            delays = Polling(first_wait(self.poll_interval), self.poll_interval).delays()
             while waiting:
-                await asyncio.sleep(delay)
-                delay = min(self.poll_interval, delay * 2)
+                await asyncio.sleep(next(delays))
                 for job_id in list(waiting):
                     info = await asyncio.to_thread(job_info, client, "ingest", job_id)
                     polls += 1
