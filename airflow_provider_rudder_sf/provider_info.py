@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+VERSION = "0.1.0"
 CONNECTION_TYPE = "rudder_salesforce"
 HOOK_NAME = "RudderStack Salesforce"
 HOOK_CLASS = "airflow_provider_rudder_sf.hooks.salesforce.RudderSalesforceHook"
@@ -73,13 +74,11 @@ TRIGGER_MODULES = ("airflow_provider_rudder_sf.triggers.bulk",)
 
 def get_provider_info() -> dict[str, Any]:
     """Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
-    from airflow_provider_rudder_sf import __version__
-
     return {
         "package-name": "airflow-provider-rudder-sf",
         "name": "RudderStack to Salesforce",
         "description": "Sync RudderStack identify events into Salesforce Leads, Contacts and other sObjects.",
-        "versions": [__version__],
+        "versions": [VERSION],
         "connection-types": [
             {
                 "connection-type": CONNECTION_TYPE,

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from airflow_provider_rudder_sf.operators.lineage import Lineage
     from airflow_provider_rudder_sf.operators.run_record import RunRecord
     from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
-    from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
+    from airflow_provider_rudder_sf.salesforce.results import WriteReport
+    from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
     from airflow_provider_rudder_sf.sync.ports import Writer
 
 

@@ -54,12 +54,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.jobs import FIRST_POLL_SECONDS, TERMINAL_STATES, Polling, abort_job, job_info
-from airflow_provider_rudder_sf.salesforce.writer import (
-    BatchProgress,
-    SalesforceWriter,
-    WriteReport,
-    WriteResult,
-)
+from airflow_provider_rudder_sf.salesforce.results import BatchProgress, RestWrite, WriteReport, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +66,6 @@ MAX_UPLOAD_BYTES = 100_000_000
 BULK_OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert"}
 _STOP_PRIORITY: tuple[StopReason, ...] = ("request_limit", "api_reserve", "session_expired", "transient")
 
-RestWrite = Callable[[Sequence[Write]], WriteReport]
 #: A row as uploaded, as two 64-bit digests: of all its cells, and of its key cell case-folded. Enough to match a
 #: result row to its upload without keeping the values (personal data) anywhere.
 Fingerprint = tuple[int, int | None]
@@ -182,10 +176,10 @@ class BulkWriter:
         self,
         writes: Sequence[Write],
         *,
+        rest: RestWrite,
         on_batch: Callable[[BatchProgress], None] | None = None,
-        rest: RestWrite | None = None,
     ) -> WriteReport:
-        """Submit, collect, then send over REST (``rest``, default a plain SalesforceWriter) what Bulk could not."""
+        """Submit, collect, then send over REST (``rest``) what Bulk could not."""
         started = self.client.api_calls
         submission = self.submit(writes)
         outcome = self.collect(submission.jobs, writes, on_batch=on_batch)
@@ -197,7 +191,7 @@ class BulkWriter:
             unsent.extend(by_rest)  # the budget or the session is gone: REST would stop at once too
         elif by_rest:
             log.info("Sending %d record(s) over REST (Bulk API 2.0 cannot carry them as they are)", len(by_rest))
-            rest_results, rest_unsent, rest_stop = _by_position(by_rest, writes, self._rest(rest, on_batch))
+            rest_results, rest_unsent, rest_stop = _by_position(by_rest, writes, rest)
             results.extend(rest_results)
             unsent.extend(rest_unsent)
             stops.append(rest_stop)
@@ -209,12 +203,6 @@ class BulkWriter:
             api_calls=self.client.api_calls - started,
             api_usage=self.client.api_usage,
         )
-
-    def _rest(self, rest: RestWrite | None, on_batch: Callable[[BatchProgress], None] | None) -> RestWrite:
-        if rest is not None:
-            return rest
-        writer = SalesforceWriter(self.client)
-        return lambda subset: writer.write(subset, on_batch=on_batch)
 
     # -- step 1: submit -------------------------------------------------------------------------------------
     def submit(self, writes: Sequence[Write]) -> BulkSubmission:

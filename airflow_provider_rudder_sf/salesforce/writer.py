@@ -44,6 +44,7 @@ from airflow_provider_rudder_sf.salesforce.export import (
     estimate_export_calls,
 )
 from airflow_provider_rudder_sf.salesforce.jobs import first_wait
+from airflow_provider_rudder_sf.salesforce.results import BatchProgress, WriteReport, WriteResult, WriteStatus
 from airflow_provider_rudder_sf.salesforce.soql import check_api_name, in_clause_chunks, soql_literal
 
 if TYPE_CHECKING:
@@ -61,62 +62,6 @@ DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 _DUPLICATE_RESULT_KEYS = ("duplicateResult", "duplicateResut")
 # An object the org lacks (or hides from the user) answers its describe with one of these.
 _UNKNOWN_OBJECT_CODES = frozenset({"NOT_FOUND", "INVALID_TYPE"})
-
-WriteStatus = Literal["created", "updated", "failed"]
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What Salesforce did with one ``Write``; ``code``/``message`` are Salesforce's statusCode and text."""
-
-    write: Write
-    status: WriteStatus
-    record_id: str | None = None
-    code: str | None = None
-    message: str | None = None
-    duplicates: tuple[str, ...] = ()  # record ids a duplicate rule matched (code duplicate_rule)
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    """Reported after each Collections batch so the caller can log "batch i of n"."""
-
-    index: int
-    total: int
-    records: int
-    ok: int
-    failed: int
-
-
-@dataclass(frozen=True)
-class WriteReport:
-    """Outcome of :meth:`SalesforceWriter.write`.
-
-    ``results`` and ``unsent`` keep input order; ``unsent`` are writes not (known to be) applied because the
-    run stopped (``stop_reason``); send them again later. ``api_calls`` counts the requests this write sent.
-    """
-
-    results: tuple[WriteResult, ...]
-    unsent: tuple[Write, ...]
-    stop_reason: StopReason | None
-    api_calls: int
-    api_usage: tuple[int, int] | None
-
-    @property
-    def created(self) -> int:
-        return sum(1 for r in self.results if r.status == "created")
-
-    @property
-    def updated(self) -> int:
-        return sum(1 for r in self.results if r.status == "updated")
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for r in self.results if r.status == "failed")
 
 
 @dataclass

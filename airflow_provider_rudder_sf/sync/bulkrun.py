@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, Plan, Write
-from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter, RestWrite, RowResult, worst_stop
+from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter, RowResult, worst_stop
 from airflow_provider_rudder_sf.salesforce.errors import StopReason
-from airflow_provider_rudder_sf.salesforce.writer import WriteReport, WriteResult
+from airflow_provider_rudder_sf.salesforce.results import RestWrite, WriteReport, WriteResult
 from airflow_provider_rudder_sf.sync.accounting import count_record, note_dead_letters, note_stop, skipped_line
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,

@@ -45,7 +45,7 @@ from airflow_provider_rudder_sf.salesforce.errors import (
     TransientError,
     stop_reason,
 )
-from airflow_provider_rudder_sf.salesforce.writer import WriteReport
+from airflow_provider_rudder_sf.salesforce.results import WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
 from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, note_dead_letters, skipped_line
 from airflow_provider_rudder_sf.sync.bulkrun import flush, hand_off

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from airflow_provider_rudder_sf.mapping import LeadMatch, ObjectSchema, Write
 from airflow_provider_rudder_sf.mapping.model import Stage
-from airflow_provider_rudder_sf.salesforce.writer import BatchProgress, WriteReport
+from airflow_provider_rudder_sf.salesforce.results import BatchProgress, WriteReport
 
 
 class Log(Protocol):

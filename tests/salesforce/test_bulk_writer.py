@@ -16,7 +16,8 @@ from sf_writes import lead_create, lead_creates
 from airflow_provider_rudder_sf.mapping.model import Write
 from airflow_provider_rudder_sf.salesforce.bulk import BulkJob, BulkWriter, choose_write_mode
 from airflow_provider_rudder_sf.salesforce.csvcodec import encode_fields, encode_value, parse_error
-from airflow_provider_rudder_sf.salesforce.writer import BatchProgress, SalesforceWriter
+from airflow_provider_rudder_sf.salesforce.results import BatchProgress, WriteReport
+from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
 
 JOB_CALLS = ("POST jobs/ingest", "PUT jobs/ingest", "PATCH jobs/ingest", "GET jobs/ingest")
 
@@ -30,6 +31,12 @@ def poll_briefly(delay: float) -> None:
 def bulk_writer(client, **kwargs: Any) -> BulkWriter:
     kwargs.setdefault("sleep", poll_briefly)
     return BulkWriter(client, **kwargs)
+
+
+def bulk_write(writer: BulkWriter, writes: list[Write], **kwargs: Any) -> WriteReport:
+    """``writer.write`` with a REST writer on the same client for the records Bulk API 2.0 cannot carry."""
+    rest = SalesforceWriter(writer.client)
+    return writer.write(writes, rest=lambda subset: rest.write(subset, on_batch=kwargs.get("on_batch")), **kwargs)
 
 
 def only_jobs(counters: dict[str, Any]) -> dict[str, int]:
@@ -54,7 +61,7 @@ def test_one_thousand_creates_are_one_insert_job_of_four_calls_and_its_state_pol
     writes = lead_creates(1_000)
     progress: list[BatchProgress] = []
     writer = bulk_writer(make_client(api_reserve=0))
-    report = writer.write(writes, on_batch=progress.append)
+    report = bulk_write(writer, writes, on_batch=progress.append)
 
     assert writer.polls >= 1  # the emulator processes the job in the background, as Salesforce does
     assert only_jobs(salesforce_emulator.counters()) == {
@@ -83,7 +90,7 @@ def test_five_thousand_creates_cost_four_calls_and_the_polls_in_bulk_and_twenty_
 ):
     writes = lead_creates(5_000)
     writer = bulk_writer(make_client(api_reserve=0))
-    bulk = writer.write(writes)
+    bulk = bulk_write(writer, writes)
     bulk_calls = salesforce_emulator.counters()["api_calls"]
     assert len(leads_by_email(salesforce_emulator)) == 5_000
 
@@ -102,7 +109,7 @@ def test_a_tiny_upload_limit_splits_the_records_into_several_jobs_each_written_o
     writes = lead_creates(120)
     progress: list[BatchProgress] = []
     writer = bulk_writer(make_client(api_reserve=0), max_upload_bytes=2_000)
-    report = writer.write(writes, on_batch=progress.append)
+    report = bulk_write(writer, writes, on_batch=progress.append)
 
     jobs = salesforce_emulator.counters()["by_endpoint"]["POST jobs/ingest"]
     assert jobs == len(progress) >= 3
@@ -151,7 +158,7 @@ HOSTILE = {
 def test_a_hostile_text_value_is_stored_exactly(salesforce_emulator, make_client, name):
     value = HOSTILE[name]
     writes = [lead_create(0, Description=value, Title=value[:128]), lead_create(1, Description="plain")]
-    report = bulk_writer(make_client(api_reserve=0)).write(writes)
+    report = bulk_write(bulk_writer(make_client(api_reserve=0)), writes)
 
     assert only_jobs(salesforce_emulator.counters())["POST jobs/ingest"] == 1
     assert report.created == 2
@@ -162,7 +169,7 @@ def test_a_hostile_text_value_is_stored_exactly(salesforce_emulator, make_client
 def test_numbers_and_booleans_are_stored_as_their_values(salesforce_emulator, make_client):
     writes = [lead_create(0, NumberOfEmployees=250, AnnualRevenue=1.5e6, HasOptedOutOfEmail=True)]
     writes.append(lead_create(1, NumberOfEmployees=0, AnnualRevenue=0.25, HasOptedOutOfEmail=False))
-    report = bulk_writer(make_client(api_reserve=0)).write(writes)
+    report = bulk_write(bulk_writer(make_client(api_reserve=0)), writes)
 
     assert report.created == 2
     leads = leads_by_email(salesforce_emulator)
@@ -183,7 +190,7 @@ def test_an_update_job_clears_only_explicit_nulls_and_leaves_unset_fields_alone(
         Write("a", "Lead", "update", ids[0], {"Phone": None, "Description": "x"}, (0,)),  # Title: empty cell
         Write("b", "Lead", "update", ids[1], {"Title": "", "Description": "y"}, (1,)),  # "" clears, as over REST
     ]
-    report = bulk_writer(make_client(api_reserve=0)).write(writes)
+    report = bulk_write(bulk_writer(make_client(api_reserve=0)), writes)
 
     assert [(r.status, r.record_id) for r in report.results] == [("updated", ids[0]), ("updated", ids[1])]
     leads = leads_by_email(salesforce_emulator)
@@ -195,7 +202,7 @@ def test_an_update_job_clears_only_explicit_nulls_and_leaves_unset_fields_alone(
 
 def test_the_text_hash_n_a_cannot_be_said_in_csv_and_goes_over_rest_stored_exactly(salesforce_emulator, make_client):
     writes = [lead_create(0, Title="#N/A"), lead_create(1, Title="#N/A!"), lead_create(2, Title=None)]
-    report = bulk_writer(make_client(api_reserve=0)).write(writes)
+    report = bulk_write(bulk_writer(make_client(api_reserve=0)), writes)
 
     by_endpoint = salesforce_emulator.counters()["by_endpoint"]
     assert by_endpoint["POST composite/sobjects"] == 1 and by_endpoint["POST jobs/ingest"] == 1
@@ -211,7 +218,7 @@ def test_an_update_job_by_id_updates_each_record_and_reports_it(salesforce_emula
     )
     writes = [Write(f"k{n}", "Lead", "update", ids[n], {"Title": f"T{n}", "id": "ignored"}, (n,)) for n in range(5)]
     writer = bulk_writer(make_client(api_reserve=0))
-    report = writer.write(list(reversed(writes)))
+    report = bulk_write(writer, list(reversed(writes)))
 
     assert [(r.write.key, r.status, r.record_id) for r in report.results] == [
         (f"k{n}", "updated", ids[n]) for n in reversed(range(5))
@@ -232,7 +239,7 @@ def test_an_upsert_job_creates_and_updates_by_external_id(salesforce_emulator, m
         return Write(key, "Lead", "upsert", None, {"Ext_Id__c": key, **fields}, (0,), None, "Ext_Id__c")
 
     writes = [upsert("E-2", LastName="New", Company="Beta"), upsert("E-1", Title="Boss"), upsert("E-3", LastName="N")]
-    report = bulk_writer(make_client(api_reserve=0)).write(writes)
+    report = bulk_write(bulk_writer(make_client(api_reserve=0)), writes)
 
     assert [(r.write.key, r.status, r.code) for r in report.results] == [
         ("E-2", "created", None),
@@ -278,7 +285,7 @@ def test_per_record_refusals_are_the_results_rest_gives(salesforce_emulator, mak
 
     _minimal_org(salesforce_emulator)
     writer = bulk_writer(make_client(api_reserve=0))
-    bulk = writer.write(_refusal_writes(salesforce_emulator))
+    bulk = bulk_write(writer, _refusal_writes(salesforce_emulator))
 
     def same(report) -> list[tuple[Any, ...]]:  # duplicate_rule texts differ: Bulk results do not name the match
         return [(k, s, c, None if c == "duplicate_rule" else m) for k, s, c, m in outcome(report)]
@@ -316,7 +323,7 @@ def test_result_rows_in_any_order_find_their_records(salesforce_emulator, make_c
     writes[3] = lead_create(3, Title="first")
     client = make_client(api_reserve=0)
     client.session.hooks["response"].append(_reverse_result_rows)
-    report = bulk_writer(client).write(writes)
+    report = bulk_write(bulk_writer(client), writes)
 
     assert [r.write for r in report.results] == writes
     statuses = Counter(r.status for r in report.results)
@@ -348,7 +355,7 @@ def test_a_job_still_in_progress_is_polled_with_growing_waits_until_it_completes
         poll_briefly(delay)
 
     writer = BulkWriter(make_client(api_reserve=0), poll_first=0.5, poll_interval=1.5, sleep=record_and_poll)
-    report = writer.write(lead_creates(100))
+    report = bulk_write(writer, lead_creates(100))
 
     assert len(waits) == writer.polls >= 3
     assert waits[:3] == [0.5, 1.0, 1.5] and set(waits[3:]) <= {1.5}
@@ -367,7 +374,7 @@ def test_a_job_that_outlives_the_poll_timeout_is_aborted_and_its_rows_left_unsen
         make_client(api_reserve=0), poll_first=1, poll_interval=4, poll_timeout=10, sleep=sleep, clock=lambda: now[0]
     )
     writes = lead_creates(20)
-    report = writer.write(writes)
+    report = bulk_write(writer, writes)
 
     # Waits of 1, 2, 4, 4 s (11 s): overdue, so the job is aborted and read once more, without another wait.
     assert (now[0], writer.polls) == (11.0, 5)
@@ -435,7 +442,7 @@ def test_rows_a_failed_job_never_processed_are_written_once_in_the_end(salesforc
     none is lost and none is written twice."""
     salesforce_emulator.set_faults(bulk_fail_after_rows=14)
     writes = lead_creates(20)
-    report = bulk_writer(make_client(api_reserve=0)).write(writes)
+    report = bulk_write(bulk_writer(make_client(api_reserve=0)), writes)
 
     written = {r.write.key for r in report.results if r.ok}
     unsent = {w.key for w in report.unsent}

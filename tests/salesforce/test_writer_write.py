@@ -11,7 +11,8 @@ from requests.adapters import HTTPAdapter
 from sf_writes import lead_create, lead_creates
 
 from airflow_provider_rudder_sf.mapping.model import Write
-from airflow_provider_rudder_sf.salesforce.writer import BatchProgress, SalesforceWriter
+from airflow_provider_rudder_sf.salesforce.results import BatchProgress
+from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
 
 
 def _emails(handle) -> Counter[str]:
