@@ -18,6 +18,7 @@ from airflow_provider_rudder_sf.deadletter import (
     DeadLetterWriter,
     dead_letter_path_for_context,
 )
+from airflow_provider_rudder_sf.hooks.connections import sql_database
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
 from airflow_provider_rudder_sf.mapping.options import DEFAULT_PROTECTED_FIELDS
@@ -268,7 +269,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
             records = open_source(
                 self.events,
                 sql=self.sql,
-                sql_conn_id=self.sql_conn_id,
+                database=sql_database(self.sql_conn_id) if self.sql_conn_id else None,
                 json_column=self.json_column,
                 allow_missing=self.allow_missing,
                 conn_id=self.storage_conn_id,
