@@ -18,6 +18,7 @@ from airflow_provider_rudder_sf.deadletter import (
     dead_letter_path_for_context,
     read_dead_letters,
 )
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
 from airflow_provider_rudder_sf.mapping.model import Rejected
 
 RUN_ID = "scheduled__2026-11-28T00:00:00+00:00"
@@ -200,7 +201,9 @@ def test_file_url_writes_through_object_storage(tmp_path: Path) -> None:
     with DeadLetterWriter(location) as writer:
         writer.write({"a": 1}, stage="validate", code="c", reason="r")
     assert writer.location == location
-    assert [r["event"] for r in read_dead_letters(tmp_path.as_uri())] == [{"a": 1}]
+    assert [r["event"] for r in read_dead_letters(tmp_path.as_uri(), path_factory=object_storage_paths(None))] == [
+        {"a": 1}
+    ]
 
 
 def test_read_back_recursively_plain_and_gz_in_order(tmp_path: Path) -> None:

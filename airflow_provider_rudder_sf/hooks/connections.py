@@ -1,20 +1,34 @@
 """Connection ids turned into the plain values the Airflow-free modules take, in one place.
 
-``sources/sql.py`` imports no Airflow: it reaches a database through a
-:class:`~airflow_provider_rudder_sf.sources.sql.SqlDatabase`. The operator and the lineage extraction build it here
-from the connection ids users configure, so the look-up happens the way Airflow's own tasks do it
-(``BaseHook.get_connection(...).get_hook()``).
+``sources/``, ``sync/``, ``salesforce/``, ``deadletter`` and ``statestore`` import no Airflow: they reach object
+storage through a :data:`~airflow_provider_rudder_sf.sources.files.PathFactory` and a database through a
+:class:`~airflow_provider_rudder_sf.sources.sql.SqlDatabase`. The operator, the lineage extraction and the example
+DAGs build both here from the connection ids users configure, so the look-ups happen the way Airflow's own tasks do
+them (``ObjectStoragePath(url, conn_id=...)``, ``BaseHook.get_connection(...).get_hook()``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_rudder_sf.compat import BaseHook
+from airflow_provider_rudder_sf.compat import BaseHook, ObjectStoragePath
 from airflow_provider_rudder_sf.sources.sql import SqlDatabase
 
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    from airflow_provider_rudder_sf.sources.files import PathFactory, StoragePath
+
+
+def object_storage_paths(conn_id: str | None) -> PathFactory:
+    """URL -> Airflow ``ObjectStoragePath`` whose file system and credentials come from ``conn_id`` (``None``: the
+    store's default credentials, as ``ObjectStoragePath`` without a connection). Files found by a glob or a
+    directory listing keep the connection."""
+
+    def path(url: str) -> StoragePath:
+        return ObjectStoragePath(url, conn_id=conn_id)
+
+    return path
 
 
 def dbapi_hook(conn_id: str) -> DbApiHook:

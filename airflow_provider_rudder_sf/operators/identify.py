@@ -2,11 +2,14 @@
 
 The operator only holds arguments and wires Airflow to the sync engine: a source (files or SQL), the mapping
 options, the hook's writer, the dead-letter location of this try, then the failure policy, the log summary and
-the Asset event. What a run does is defined once, in :func:`airflow_provider_rudder_sf.sync.run_sync`.
+the Asset event. What a run does is defined once, in :func:`airflow_provider_rudder_sf.sync.run_sync`. Connection
+ids stop here: the engine, the sources and the dead letters get storage paths and databases built by
+:mod:`airflow_provider_rudder_sf.hooks.connections`.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +21,7 @@ from airflow_provider_rudder_sf.deadletter import (
     DeadLetterWriter,
     dead_letter_path_for_context,
 )
-from airflow_provider_rudder_sf.hooks.connections import sql_database
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths, sql_database
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
 from airflow_provider_rudder_sf.mapping.options import DEFAULT_PROTECTED_FIELDS
@@ -260,10 +263,11 @@ class IdentifyToSalesforceOperator(BaseOperator):
         self.storage_conn_id = self.storage_conn_id or None  # a template may render to ""
         self.lineage_record, self._written = None, {}
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
+        paths = object_storage_paths(self.storage_conn_id)
         if self.event_files is not None:
             # A listing made once upstream (the sync DAG's sensor): every shard reads exactly these files.
             records: Iterable[Any] = iter_files(
-                staged_files(list(self.event_files), conn_id=self.storage_conn_id), max_line_bytes=self.max_line_bytes
+                staged_files(list(self.event_files), path_factory=paths), max_line_bytes=self.max_line_bytes
             )
         else:
             records = open_source(
@@ -272,7 +276,9 @@ class IdentifyToSalesforceOperator(BaseOperator):
                 database=sql_database(self.sql_conn_id) if self.sql_conn_id else None,
                 json_column=self.json_column,
                 allow_missing=self.allow_missing,
-                conn_id=self.storage_conn_id,
+                # Storage paths only for a location: the same connection also serves dead_letter, so events given
+                # as a list with storage_conn_id set are fine.
+                path_factory=paths if isinstance(self.events, (str, os.PathLike)) else None,
                 **self._source_options(),
             )
         if self.plan_only:
@@ -287,7 +293,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         with self._failures():
             if self.dead_letter:
                 location = dead_letter_path_for_context(self.dead_letter, context)
-                with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
+                with DeadLetterWriter(location, path_factory=paths) as dead_letters:
                     dead_letters.check()  # an unwritable location fails now, once, before any Salesforce request
                     summary = self._run(records, hook, dead_letters)
             else:
@@ -307,7 +313,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
         with self._failures():
             location = dead_letter_path_for_context(str(self.dead_letter), context)
-            with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
+            with DeadLetterWriter(location, path_factory=object_storage_paths(self.storage_conn_id)) as dead_letters:
                 ledger = self._ledger(dead_letters)
                 assert ledger is not None
                 saved = ledger.load_summary() or {}
@@ -396,7 +402,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         """The Bulk job ledger beside this task's dead letters (the same directory for every try)."""
         if self.plan_only or not isinstance(dead_letters, DeadLetterWriter):
             return None
-        return Ledger.load(DirectoryStore(dead_letters.directory, conn_id=self.storage_conn_id))
+        return Ledger.load(DirectoryStore(dead_letters.directory, path_factory=dead_letters.path_factory))
 
     def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
         writer = self._writer(hook)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rudder_sf.sources.files import read_jsonl
+from airflow_provider_rudder_sf.sources.files import PathFactory, read_jsonl
 from airflow_provider_rudder_sf.sources.records import DEFAULT_MAX_LINE_BYTES, StagedRecord, iter_dicts
 from airflow_provider_rudder_sf.sources.sql import SqlDatabase, read_sql
 
@@ -24,7 +24,7 @@ def open_source(
     integrations: Mapping[str, Any] | None = None,
     column_traits: Mapping[str, str | None] | None = None,
     chunk_size: int = 1000,
-    conn_id: str | None = None,
+    path_factory: PathFactory | None = None,
     allow_missing: bool = False,
     recursive: bool = False,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
@@ -32,9 +32,8 @@ def open_source(
 ) -> Iterator[StagedRecord]:
     """Return a lazy iterator of :class:`StagedRecord` for exactly one input.
 
-    * ``events`` as a ``str``/path: a JSON Lines file, directory, glob or object-storage URL (``conn_id`` names
-      the object-storage connection; ``allow_missing``, ``recursive`` and ``max_line_bytes`` as in
-      :func:`read_jsonl`);
+    * ``events`` as a ``str``/path: a JSON Lines file, directory, glob or object-storage URL (``path_factory``
+      reaches URLs; ``allow_missing``, ``recursive`` and ``max_line_bytes`` as in :func:`read_jsonl`);
     * ``events`` as a list (or any iterable) of event dicts: read in memory, origins ``list:<index>``;
     * ``sql`` with ``database``: see :func:`read_sql` (``parameters``, ``json_column``, ``integrations``,
       ``column_traits``, ``chunk_size``, ``model``: a :class:`~airflow_provider_rudder_sf.sources.model.ModelSync`
@@ -72,12 +71,16 @@ def open_source(
         raise ValueError(f"{', '.join(given)} only apply to a sql source")
     if isinstance(events, (str, os.PathLike)):
         return read_jsonl(
-            events, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive, max_line_bytes=max_line_bytes
+            events,
+            path_factory=path_factory,
+            allow_missing=allow_missing,
+            recursive=recursive,
+            max_line_bytes=max_line_bytes,
         )
     if isinstance(events, (bytes, bytearray, Mapping)) or not isinstance(events, Iterable):
         raise ValueError(
             f"events must be a path, glob or URL string, or a list of event dicts; got {type(events).__name__}"
         )
-    if conn_id is not None:
-        raise ValueError("conn_id applies to an object-storage location, not to a list of events")
+    if path_factory is not None:
+        raise ValueError("path_factory applies to an object-storage location, not to a list of events")
     return iter_dicts(events)

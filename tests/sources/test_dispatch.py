@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_rudder_sf.hooks.connections import sql_database
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths, sql_database
 from airflow_provider_rudder_sf.sources import SqlDatabase, StagedRecord, open_source
 
 #: For argument checks, which refuse a call before any connection is opened.
@@ -65,7 +65,7 @@ def test_missing_location_raises_at_the_call(tmp_path: Path) -> None:
         (({"type": "identify"},), {}, "got dict"),
         ((b"/x",), {}, "got bytes"),
         ((42,), {}, "got int"),
-        (([{}],), {"conn_id": "aws"}, "conn_id applies to an object-storage location"),
+        (([{}],), {"path_factory": object_storage_paths("aws")}, "path_factory applies to an object-storage location"),
     ],
 )
 def test_bad_arguments_raise_value_error(args: tuple[Any, ...], kwargs: dict[str, Any], message: str) -> None:
