@@ -8,7 +8,7 @@ Dead letters hold personal data: local files are created ``0600`` and the direct
 :meth:`DeadLetterWriter.check` proves the location writable before a run sends anything to Salesforce.
 
 No Airflow here: object-storage locations are reached through the :data:`~airflow_provider_rudder_sf.sources.files.
-PathFactory` the caller gives.
+PathFactory` the caller gives, and the task's ids come as plain values (the operator reads them off its context).
 """
 
 from __future__ import annotations
@@ -156,22 +156,6 @@ def dead_letter_path(
     if has_scheme(text):
         return "/".join([text.rstrip("/"), *parts])
     return str(Path(text).expanduser().joinpath(*parts))
-
-
-def dead_letter_path_for_context(
-    base: str | os.PathLike[str], context: Mapping[str, Any], *, compress: bool = False
-) -> str:
-    """:func:`dead_letter_path` with the ids of the running task instance (``context["ti"]``), if any."""
-    ti = context.get("ti") or context.get("task_instance")
-    return dead_letter_path(
-        base,
-        dag_id=getattr(ti, "dag_id", None),
-        run_id=getattr(ti, "run_id", None) or context.get("run_id"),
-        task_id=getattr(ti, "task_id", None),
-        map_index=getattr(ti, "map_index", None),
-        try_number=getattr(ti, "try_number", None),
-        compress=compress,
-    )
 
 
 def event_for_dead_letter(raw: object) -> tuple[Any, Literal["json", "text"]]:

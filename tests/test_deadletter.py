@@ -15,11 +15,11 @@ from airflow_provider_rudder_sf.deadletter import (
     DeadLetterLocationError,
     DeadLetterWriter,
     dead_letter_path,
-    dead_letter_path_for_context,
     read_dead_letters,
 )
 from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
 from airflow_provider_rudder_sf.mapping.model import Rejected
+from airflow_provider_rudder_sf.operators.identify import dead_letter_path_for_context
 
 RUN_ID = "scheduled__2026-11-28T00:00:00+00:00"
 NOW = dt.datetime(2026, 11, 28, 12, 30, 5, tzinfo=dt.timezone.utc)

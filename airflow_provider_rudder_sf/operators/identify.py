@@ -3,8 +3,8 @@
 The operator only holds arguments and wires Airflow to the sync engine: a source (files or SQL), the mapping
 options, the hook's writer, the dead-letter location of this try, then the failure policy, the log summary and
 the Asset event. What a run does is defined once, in :func:`airflow_provider_rudder_sf.sync.run_sync`. Connection
-ids stop here: the engine, the sources and the dead letters get storage paths and databases built by
-:mod:`airflow_provider_rudder_sf.hooks.connections`.
+ids and the task context stop here: the engine, the sources and the dead letters get plain values (storage paths
+and databases built by :mod:`airflow_provider_rudder_sf.hooks.connections`, the task's ids).
 """
 
 from __future__ import annotations
@@ -16,11 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator, conf
-from airflow_provider_rudder_sf.deadletter import (
-    DeadLetterLocationError,
-    DeadLetterWriter,
-    dead_letter_path_for_context,
-)
+from airflow_provider_rudder_sf.deadletter import DeadLetterLocationError, DeadLetterWriter, dead_letter_path
 from airflow_provider_rudder_sf.hooks.connections import object_storage_paths, sql_database
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
@@ -43,6 +39,23 @@ if TYPE_CHECKING:
     from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter
     from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter, WriteReport
     from airflow_provider_rudder_sf.sync.ports import Writer
+
+
+def dead_letter_path_for_context(
+    base: str | os.PathLike[str], context: Mapping[str, Any], *, compress: bool = False
+) -> str:
+    """:func:`~airflow_provider_rudder_sf.deadletter.dead_letter_path` with the ids of the running task instance
+    (``context["ti"]``), if any. The context is read here so that the dead-letter module gets plain ids."""
+    ti = context.get("ti") or context.get("task_instance")
+    return dead_letter_path(
+        base,
+        dag_id=getattr(ti, "dag_id", None),
+        run_id=getattr(ti, "run_id", None) or context.get("run_id"),
+        task_id=getattr(ti, "task_id", None),
+        map_index=getattr(ti, "map_index", None),
+        try_number=getattr(ti, "try_number", None),
+        compress=compress,
+    )
 
 
 def salesforce_asset(salesforce_conn_id: str = RudderSalesforceHook.default_conn_name, sobject: str = "Lead") -> Asset:
