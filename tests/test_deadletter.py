@@ -196,6 +196,11 @@ def test_writing_after_close_is_refused(tmp_path: Path) -> None:
         writer.write({}, stage="validate", code="c", reason="r")
 
 
+def test_an_object_storage_location_without_a_path_factory_fails_the_check() -> None:
+    with pytest.raises(DeadLetterLocationError, match="needs a path_factory"):
+        DeadLetterWriter("s3://bucket/dl/sync/run/identify/try-1.jsonl").check()
+
+
 def test_file_url_writes_through_object_storage(tmp_path: Path) -> None:
     location = _path(tmp_path.as_uri(), compress=True)
     with DeadLetterWriter(location) as writer:

@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from upath import UPath
 
 from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
 from airflow_provider_rudder_sf.sources import read_jsonl, resolve_files
@@ -91,6 +92,19 @@ def test_file_url_glob(tmp_path: Path) -> None:
     _write(tmp_path / "d2" / "p.jsonl.gz", ["2"], gz=True)
     _write(tmp_path / "d2" / "p.txt", ["no"])
     assert [r.raw for r in read_jsonl(f"{tmp_path.as_uri()}/d*/*.gz", path_factory=OBJECT_STORAGE)] == ["1", "2"]
+
+
+def test_a_url_without_a_path_factory_is_refused_with_the_fix(tmp_path: Path) -> None:
+    _write(tmp_path / "a.jsonl", ["a"])
+    with pytest.raises(ValueError, match=r"needs a path_factory .*object_storage_paths"):
+        read_jsonl(tmp_path.as_uri())
+
+
+def test_a_plain_upath_is_a_path_factory_too(tmp_path: Path) -> None:
+    """The readers need no Airflow: universal_pathlib's own UPath reaches a URL as well."""
+    path = _write(tmp_path / "a.jsonl", ['{"a": 1}'])
+    records = list(read_jsonl(tmp_path.as_uri(), path_factory=UPath))
+    assert [(r.raw, r.origin) for r in records] == [('{"a": 1}', f"{path.as_uri()}:1")]
 
 
 def test_missing_path_raises_naming_the_location(tmp_path: Path) -> None:
