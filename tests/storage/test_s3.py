@@ -17,7 +17,8 @@ from airflow_provider_rudder_sf.deadletter import (
     read_dead_letters,
 )
 from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
-from airflow_provider_rudder_sf.sources import open_source, read_jsonl
+from airflow_provider_rudder_sf.sources import iter_files, open_source, read_jsonl
+from airflow_provider_rudder_sf.sources.files import staged_files
 from storage.s3_server import S3Server
 
 SOURCE_ID = "2Ab3xYz9SourceId"
@@ -63,6 +64,18 @@ def test_rudderstack_backups_are_read_with_a_glob_and_s3_origins(s3_server: S3Se
     # The same location through the operator's entry point, with a whole day's prefix as a directory.
     day = f"s3://{bucket}/rudder-logs/{SOURCE_ID}/11-29-2026/"
     assert [r.raw for r in open_source(day, path_factory=object_storage_paths(s3_server.conn_id))] == [_identify(99)]
+
+
+def test_a_listing_of_s3_files_is_read_in_its_order_through_the_connection(s3_server: S3Server, bucket: str) -> None:
+    """What every shard task of the sync DAG does with the sensor's listing (the operator's ``event_files``)."""
+    urls = [f"s3://{bucket}/{_backup_key('11-28-2026', 1795824000 + i)}" for i in range(2)]
+    for i, url in enumerate(urls):
+        _put(s3_server, url, _gz_lines([_identify(i)]))
+    files = staged_files(list(reversed(urls)), path_factory=object_storage_paths(s3_server.conn_id))
+    assert [(r.raw, r.origin) for r in iter_files(files)] == [
+        (_identify(1), f"{urls[1]}:1"),
+        (_identify(0), f"{urls[0]}:1"),
+    ]
 
 
 def test_a_truncated_gz_on_s3_yields_one_unreadable_record_and_the_other_files_are_read(
