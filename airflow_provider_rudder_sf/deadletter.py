@@ -6,6 +6,9 @@ the original event, the stage, a code and a one-sentence reason, never credentia
 
 Dead letters hold personal data: local files are created ``0600`` and the directories the writer creates ``0700``.
 :meth:`DeadLetterWriter.check` proves the location writable before a run sends anything to Salesforce.
+
+No Airflow here: object-storage locations are reached through the :data:`~airflow_provider_rudder_sf.sources.files.
+PathFactory` the caller gives, and the task's ids come as plain values (the operator reads them off its context).
 """
 
 from __future__ import annotations
@@ -22,16 +25,20 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from airflow_provider_rudder_sf.mapping.model import STAGES, Rejected, Stage
-from airflow_provider_rudder_sf.sources.files import StagedFile, has_scheme, resolve_files
+from airflow_provider_rudder_sf.sources.files import (
+    PathFactory,
+    StagedFile,
+    StoragePath,
+    has_scheme,
+    resolve_files,
+    storage_path,
+)
 from airflow_provider_rudder_sf.sources.records import iter_lines
-
-if TYPE_CHECKING:
-    from airflow_provider_rudder_sf.compat import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,11 @@ def _local_path(location: str) -> Path | None:
     if parts.scheme == "file" and parts.netloc in ("", "localhost"):
         return Path(url2pathname(parts.path))
     return None
+
+
+def _is_bucket_store(location: str) -> bool:
+    """True for URLs of object stores whose ``mkdir`` would create a bucket (see :data:`_BUCKET_STORES`)."""
+    return urlsplit(location).scheme.lower() in _BUCKET_STORES
 
 
 def _make_private_dirs(directory: Path) -> None:
@@ -146,22 +158,6 @@ def dead_letter_path(
     return str(Path(text).expanduser().joinpath(*parts))
 
 
-def dead_letter_path_for_context(
-    base: str | os.PathLike[str], context: Mapping[str, Any], *, compress: bool = False
-) -> str:
-    """:func:`dead_letter_path` with the ids of the running task instance (``context["ti"]``), if any."""
-    ti = context.get("ti") or context.get("task_instance")
-    return dead_letter_path(
-        base,
-        dag_id=getattr(ti, "dag_id", None),
-        run_id=getattr(ti, "run_id", None) or context.get("run_id"),
-        task_id=getattr(ti, "task_id", None),
-        map_index=getattr(ti, "map_index", None),
-        try_number=getattr(ti, "try_number", None),
-        compress=compress,
-    )
-
-
 def event_for_dead_letter(raw: object) -> tuple[Any, Literal["json", "text"]]:
     """The original event as it goes into ``event``: a line of valid JSON as its parsed value, anything else as
     the original text; the second value says which, so a replay knows whether ``event`` was text."""
@@ -193,14 +189,15 @@ class DeadLetterWriter:
     The file is created on the first :meth:`write` (no dead letters, no file) and never overwrites an existing
     one: if the name is taken (the same try id seen twice), ``try-<n>-2.jsonl`` and so on is used, and
     :attr:`location` tells the name actually written. Records are flushed every 100 writes and on close, so a
-    killed worker leaves readable lines behind. ``conn_id`` names the object-storage connection for URLs.
+    killed worker leaves readable lines behind. ``path_factory`` reaches object-storage URLs (plain paths and
+    ``file://`` URLs are written directly, with owner-only modes).
     """
 
-    def __init__(self, location: str | os.PathLike[str], *, conn_id: str | None = None) -> None:
+    def __init__(self, location: str | os.PathLike[str], *, path_factory: PathFactory | None = None) -> None:
         self.location = os.fspath(location)
         if not self.location.strip():
             raise ValueError("the dead-letter location is empty")
-        self.conn_id = conn_id
+        self.path_factory = path_factory
         self.count = 0
         self._counts: Counter[str] = Counter()
         self._raw: IO[bytes] | None = None
@@ -239,19 +236,17 @@ class DeadLetterWriter:
             return handle
         raise FileExistsError(f"no free dead-letter file name next to {self.location!r}")
 
-    def _object(self, location: str) -> ObjectStoragePath:
-        from airflow_provider_rudder_sf.compat import ObjectStoragePath
-
-        return ObjectStoragePath(location, conn_id=self.conn_id)
+    def _object(self, location: str) -> StoragePath:
+        return storage_path(location, self.path_factory)
 
     def _open_object(self) -> IO[bytes]:
         for candidate in self._candidates():
             path = self._object(candidate)
             if not path.exists():
-                if path.protocol not in _BUCKET_STORES:
+                if not _is_bucket_store(candidate):
                     path.parent.mkdir(parents=True, exist_ok=True)
                 self.location = candidate
-                return path.open("wb")  # type: ignore[no-any-return, no-untyped-call]
+                return path.open("wb")  # type: ignore[no-any-return]
         raise FileExistsError(f"no free dead-letter file name next to {self.location!r}")
 
     @property
@@ -287,7 +282,7 @@ class DeadLetterWriter:
             (local.parent / name).unlink()
             return
         path = self._object(f"{self.directory}/{name}")
-        if path.protocol not in _BUCKET_STORES:
+        if not _is_bucket_store(self.location):
             path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"{}\n")
         path.unlink()
@@ -381,16 +376,16 @@ class DeadLetterWriter:
 def read_dead_letters(
     location: str | os.PathLike[str],
     *,
-    conn_id: str | None = None,
+    path_factory: PathFactory | None = None,
     allow_missing: bool = False,
     max_line_bytes: int = DEAD_LETTER_MAX_LINE_BYTES,
 ) -> Iterator[dict[str, Any]]:
     """Yield every dead letter under ``location`` (a file, or a directory/URL searched recursively), file by file
     in name order. Lines that are not JSON objects (a write cut off by a killed worker), lines over
     ``max_line_bytes`` and a truncated gzip end are logged and skipped, so one damaged file does not block a
-    replay of the rest. ``conn_id`` names the object-storage connection for URLs."""
+    replay of the rest. ``path_factory`` reaches object-storage URLs."""
     files = resolve_files(
-        location, conn_id=conn_id, allow_missing=allow_missing, recursive=True, patterns=DEAD_LETTER_PATTERNS
+        location, path_factory=path_factory, allow_missing=allow_missing, recursive=True, patterns=DEAD_LETTER_PATTERNS
     )
     return _iter_dead_letters(files, max_line_bytes)
 

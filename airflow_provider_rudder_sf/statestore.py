@@ -3,6 +3,7 @@
 Local directories get the dead letters' protections: directories 0700, files 0600, and each file replaced
 atomically (written aside, then renamed), so a worker killed mid-write leaves the previous version. Object storage
 writes whole objects, which is atomic already. Names start with ``_``: dead-letter readers never list them.
+Object storage is reached through the caller's path factory, as for dead letters: no Airflow here.
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from airflow_provider_rudder_sf.deadletter import _BUCKET_STORES, _create_private, _local_path, _make_private_dirs
-
-if TYPE_CHECKING:
-    from airflow_provider_rudder_sf.compat import ObjectStoragePath
+from airflow_provider_rudder_sf.deadletter import _create_private, _is_bucket_store, _local_path, _make_private_dirs
+from airflow_provider_rudder_sf.sources.files import PathFactory, StoragePath, storage_path
 
 
 class DirectoryStore:
-    """Named files in ``location`` (a local directory or an object-storage URL; ``conn_id`` for the latter)."""
+    """Named files in ``location`` (a local directory or an object-storage URL; ``path_factory`` for the latter)."""
 
-    def __init__(self, location: str, *, conn_id: str | None = None) -> None:
+    def __init__(self, location: str, *, path_factory: PathFactory | None = None) -> None:
         self._location = location.rstrip("/")
-        self.conn_id = conn_id
+        self.path_factory = path_factory
         self._local: Path | None = _local_path(self._location)
 
     @property
@@ -61,9 +60,9 @@ class DirectoryStore:
                 aside.unlink(missing_ok=True)
             return
         path = self._object(name)
-        if path.protocol not in _BUCKET_STORES:
+        if not _is_bucket_store(self._location):
             path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as stream:  # type: ignore[no-untyped-call]
+        with path.open("wb") as stream:
             yield stream
 
     @contextmanager
@@ -82,7 +81,7 @@ class DirectoryStore:
         if not path.exists():
             yield None
             return
-        with path.open("rb") as stream:  # type: ignore[no-untyped-call]
+        with path.open("rb") as stream:
             yield stream
 
     def delete(self, name: str) -> None:
@@ -93,7 +92,5 @@ class DirectoryStore:
         if path.exists():
             path.unlink()
 
-    def _object(self, name: str) -> ObjectStoragePath:
-        from airflow_provider_rudder_sf.compat import ObjectStoragePath
-
-        return ObjectStoragePath(f"{self._location}/{name}", conn_id=self.conn_id)
+    def _object(self, name: str) -> StoragePath:
+        return storage_path(f"{self._location}/{name}", self.path_factory)

@@ -106,15 +106,17 @@ def _sizes(server: S3Server, prefix: str) -> dict[str, int]:
 
 
 def _classified(location: str, conn_id: str) -> Iterator[tuple[int, object]]:
+    from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
     from airflow_provider_rudder_sf.sources import read_jsonl
 
-    for seq, record in enumerate(read_jsonl(location, conn_id=conn_id)):
+    for seq, record in enumerate(read_jsonl(location, path_factory=object_storage_paths(conn_id))):
         yield seq, classify(record.raw, seq, OPTIONS)
 
 
 def _copy(server: S3Server, staged: dict[str, int], shards: int) -> Scenario:
     from shard_copy import split_into_shards
 
+    from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
     from airflow_provider_rudder_sf.sources import read_jsonl
 
     scenario = Scenario("copy", shards)
@@ -126,7 +128,7 @@ def _copy(server: S3Server, staged: dict[str, int], shards: int) -> Scenario:
 
         def counting() -> Iterator[object]:
             nonlocal counted
-            for record in read_jsonl(glob, conn_id=server.conn_id):
+            for record in read_jsonl(glob, path_factory=object_storage_paths(server.conn_id)):
                 counted += 1
                 yield record
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -73,30 +74,24 @@ with DAG(
         from airflow.sdk import PokeReturnValue
 
         from airflow_provider_rudder_sf.compat import AirflowFailException
+        from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
         from airflow_provider_rudder_sf.sources import resolve_files
 
-        base_path = _location(base, conn_id or None)
+        # The storage connection reaches the base and every file under it: the check and the listing alike.
+        paths = object_storage_paths(conn_id or None)
+        base_path = paths(base) if "://" in base else Path(base).expanduser()
         if not base_path.exists():
             raise AirflowFailException(
                 f"The events base location {base!r} does not exist. Check the Variable rudder_sf_events_base "
                 "(and rudder_sf_storage_conn_id); nothing was synced."
             )
-        files = resolve_files(base.rstrip("/") + pattern, conn_id=conn_id or None, allow_missing=True)
+        files = resolve_files(base.rstrip("/") + pattern, path_factory=paths, allow_missing=True)
         if files or str(allow_empty).lower() == "true":  # a rendered template is the text "False", not False
             print(f"{len(files)} staged file(s) for this interval under {base}")
             # One listing for every shard: a file arriving while shards run must not be read by some of them only.
             return PokeReturnValue(is_done=True, xcom_value=[staged.uri for staged in files])
         print(f"No staged files yet for {base}{pattern}; waiting (timeout {WAIT_TIMEOUT}).")
         return PokeReturnValue(is_done=False)
-
-    def _location(base: str, conn_id: str | None) -> Any:
-        if "://" in base:
-            from airflow_provider_rudder_sf.compat import ObjectStoragePath
-
-            return ObjectStoragePath(base, conn_id=conn_id)
-        from pathlib import Path
-
-        return Path(base).expanduser()
 
     @task
     def plan_shards(shards: int, files: list[str]) -> list[dict[str, Any]]:

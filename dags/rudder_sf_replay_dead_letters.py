@@ -3,6 +3,8 @@
 Trigger it by hand with the dead-letter directory (or file) to replay. It collects the original events from the
 dead letters into one replay file and syncs them again with the same operator; what still fails goes to a new
 dead letter under this DAG's own run. Replaying is safe to repeat: e-mail keyed records are matched, not duplicated.
+Dead letters on object storage are read and written through the Variable ``rudder_sf_storage_conn_id``'s
+connection, as in the sync DAG.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOp
 HOME = os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "rudder-sf")
 SHARDS_BASE = "{{ var.value.get('rudder_sf_shards_base', '" + os.path.join(HOME, "shards") + "') }}"
 DEAD_LETTER = "{{ var.value.get('rudder_sf_dead_letter', '" + os.path.join(HOME, "dead-letters") + "') }}"
+STORAGE_CONN_ID = "{{ var.value.get('rudder_sf_storage_conn_id', '') }}"
 SALESFORCE_CONN_ID = "rudder_salesforce_default"
 SALESFORCE_POOL = "salesforce_api"  # create it once: airflow pools set salesforce_api 4 "Salesforce API"
 
@@ -40,20 +43,23 @@ with DAG(
 ) as dag:
 
     @task
-    def collect(location: str, stages: list[str], out_file: str) -> str:
+    def collect(location: str, stages: list[str], out_file: str, conn_id: str) -> str:
         """Write the original events of the chosen dead letters as one JSON Lines file; returns its path."""
         import gzip
         import json
         import os
 
         from airflow_provider_rudder_sf.deadletter import read_dead_letters
+        from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
 
         os.makedirs(os.path.dirname(out_file), mode=0o700, exist_ok=True)
         count = 0
         # The collected events are personal data: owner-only, and deleted by the clean-up task after the replay.
         handle = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(handle, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as out:
-            for letter in read_dead_letters(location, allow_missing=True):
+            for letter in read_dead_letters(
+                location, path_factory=object_storage_paths(conn_id or None), allow_missing=True
+            ):
                 if letter.get("stage") not in stages:
                     continue
                 event = letter["event"]
@@ -67,6 +73,7 @@ with DAG(
         location="{{ params.dead_letters }}",
         stages="{{ params.stages }}",
         out_file=SHARDS_BASE + "/replay/{{ run_id | replace(':', '_') | replace('+', '_') }}.jsonl.gz",
+        conn_id=STORAGE_CONN_ID,
     )
 
     replay = IdentifyToSalesforceOperator(
@@ -74,6 +81,7 @@ with DAG(
         events=replay_file,
         salesforce_conn_id=SALESFORCE_CONN_ID,
         dead_letter=DEAD_LETTER,
+        storage_conn_id=STORAGE_CONN_ID,
         max_dead_letter_ratio=1.0,  # a replay reports what still fails instead of failing the task
         allowed_objects=["Lead", "Contact"],  # staged events may come from SDKs with a public write key
         pool=SALESFORCE_POOL,

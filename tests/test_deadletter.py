@@ -15,10 +15,11 @@ from airflow_provider_rudder_sf.deadletter import (
     DeadLetterLocationError,
     DeadLetterWriter,
     dead_letter_path,
-    dead_letter_path_for_context,
     read_dead_letters,
 )
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
 from airflow_provider_rudder_sf.mapping.model import Rejected
+from airflow_provider_rudder_sf.operators.identify import dead_letter_path_for_context
 
 RUN_ID = "scheduled__2026-11-28T00:00:00+00:00"
 NOW = dt.datetime(2026, 11, 28, 12, 30, 5, tzinfo=dt.timezone.utc)
@@ -195,12 +196,19 @@ def test_writing_after_close_is_refused(tmp_path: Path) -> None:
         writer.write({}, stage="validate", code="c", reason="r")
 
 
+def test_an_object_storage_location_without_a_path_factory_fails_the_check() -> None:
+    with pytest.raises(DeadLetterLocationError, match="needs a path_factory"):
+        DeadLetterWriter("s3://bucket/dl/sync/run/identify/try-1.jsonl").check()
+
+
 def test_file_url_writes_through_object_storage(tmp_path: Path) -> None:
     location = _path(tmp_path.as_uri(), compress=True)
     with DeadLetterWriter(location) as writer:
         writer.write({"a": 1}, stage="validate", code="c", reason="r")
     assert writer.location == location
-    assert [r["event"] for r in read_dead_letters(tmp_path.as_uri())] == [{"a": 1}]
+    assert [r["event"] for r in read_dead_letters(tmp_path.as_uri(), path_factory=object_storage_paths(None))] == [
+        {"a": 1}
+    ]
 
 
 def test_read_back_recursively_plain_and_gz_in_order(tmp_path: Path) -> None:

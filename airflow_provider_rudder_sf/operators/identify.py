@@ -2,22 +2,22 @@
 
 The operator only holds arguments and wires Airflow to the sync engine: a source (files or SQL), the mapping
 options, the hook's writer, the dead-letter location of this try, then the failure policy, the log summary and
-the Asset event. What a run does is defined once, in :func:`airflow_provider_rudder_sf.sync.run_sync`.
+the Asset event. What a run does is defined once, in :func:`airflow_provider_rudder_sf.sync.run_sync`. Connection
+ids and the task context stop here: the engine, the sources and the dead letters get plain values (storage paths
+and databases built by :mod:`airflow_provider_rudder_sf.hooks.connections`, the task's ids).
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow_provider_rudder_sf.compat import AirflowException, AirflowFailException, Asset, BaseOperator, conf
-from airflow_provider_rudder_sf.deadletter import (
-    DeadLetterLocationError,
-    DeadLetterWriter,
-    dead_letter_path_for_context,
-)
+from airflow_provider_rudder_sf.deadletter import DeadLetterLocationError, DeadLetterWriter, dead_letter_path
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths, sql_database
 from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
 from airflow_provider_rudder_sf.mapping import MappingOptions
 from airflow_provider_rudder_sf.mapping.options import DEFAULT_PROTECTED_FIELDS
@@ -41,6 +41,23 @@ if TYPE_CHECKING:
     from airflow_provider_rudder_sf.salesforce.results import WriteReport
     from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
     from airflow_provider_rudder_sf.sync.ports import Writer
+
+
+def dead_letter_path_for_context(
+    base: str | os.PathLike[str], context: Mapping[str, Any], *, compress: bool = False
+) -> str:
+    """:func:`~airflow_provider_rudder_sf.deadletter.dead_letter_path` with the ids of the running task instance
+    (``context["ti"]``), if any. The context is read here so that the dead-letter module gets plain ids."""
+    ti = context.get("ti") or context.get("task_instance")
+    return dead_letter_path(
+        base,
+        dag_id=getattr(ti, "dag_id", None),
+        run_id=getattr(ti, "run_id", None) or context.get("run_id"),
+        task_id=getattr(ti, "task_id", None),
+        map_index=getattr(ti, "map_index", None),
+        try_number=getattr(ti, "try_number", None),
+        compress=compress,
+    )
 
 
 def salesforce_asset(salesforce_conn_id: str = RudderSalesforceHook.default_conn_name, sobject: str = "Lead") -> Asset:
@@ -261,19 +278,22 @@ class IdentifyToSalesforceOperator(BaseOperator):
         self.storage_conn_id = self.storage_conn_id or None  # a template may render to ""
         self.lineage_record, self._written = None, {}
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
+        paths = object_storage_paths(self.storage_conn_id)
         if self.event_files is not None:
             # A listing made once upstream (the sync DAG's sensor): every shard reads exactly these files.
             records: Iterable[Any] = iter_files(
-                staged_files(list(self.event_files), conn_id=self.storage_conn_id), max_line_bytes=self.max_line_bytes
+                staged_files(list(self.event_files), path_factory=paths), max_line_bytes=self.max_line_bytes
             )
         else:
             records = open_source(
                 self.events,
                 sql=self.sql,
-                sql_conn_id=self.sql_conn_id,
+                database=sql_database(self.sql_conn_id) if self.sql_conn_id else None,
                 json_column=self.json_column,
                 allow_missing=self.allow_missing,
-                conn_id=self.storage_conn_id,
+                # Storage paths only for a location: the same connection also serves dead_letter, so events given
+                # as a list with storage_conn_id set are fine.
+                path_factory=paths if isinstance(self.events, (str, os.PathLike)) else None,
                 **self._source_options(),
             )
         if self.plan_only:
@@ -288,7 +308,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         with self._failures():
             if self.dead_letter:
                 location = dead_letter_path_for_context(self.dead_letter, context)
-                with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
+                with DeadLetterWriter(location, path_factory=paths) as dead_letters:
                     dead_letters.check()  # an unwritable location fails now, once, before any Salesforce request
                     summary = self._run(records, hook, dead_letters)
             else:
@@ -308,7 +328,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         hook = RudderSalesforceHook(salesforce_conn_id=self.salesforce_conn_id, api_reserve=self.api_reserve)
         with self._failures():
             location = dead_letter_path_for_context(str(self.dead_letter), context)
-            with DeadLetterWriter(location, conn_id=self.storage_conn_id) as dead_letters:
+            with DeadLetterWriter(location, path_factory=object_storage_paths(self.storage_conn_id)) as dead_letters:
                 ledger = self._ledger(dead_letters)
                 assert ledger is not None
                 saved = ledger.load_summary() or {}
@@ -397,7 +417,7 @@ class IdentifyToSalesforceOperator(BaseOperator):
         """The Bulk job ledger beside this task's dead letters (the same directory for every try)."""
         if self.plan_only or not isinstance(dead_letters, DeadLetterWriter):
             return None
-        return Ledger.load(DirectoryStore(dead_letters.directory, conn_id=self.storage_conn_id))
+        return Ledger.load(DirectoryStore(dead_letters.directory, path_factory=dead_letters.path_factory))
 
     def _run(self, records: Iterable[Any], hook: RudderSalesforceHook, dead_letters: Any) -> SyncSummary:
         writer = self._writer(hook)

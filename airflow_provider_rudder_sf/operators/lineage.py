@@ -161,9 +161,9 @@ def sql_lineage(sql: str, conn_id: str, *, read_tables: bool) -> Lineage:
     try:
         from airflow.providers.openlineage.sqlparser import get_openlineage_facets_with_sql
 
-        from airflow_provider_rudder_sf.sources.sql import get_dbapi_hook
+        from airflow_provider_rudder_sf.hooks.connections import dbapi_hook
 
-        parsed = get_openlineage_facets_with_sql(hook=get_dbapi_hook(conn_id), sql=sql, conn_id=conn_id, database=None)
+        parsed = get_openlineage_facets_with_sql(hook=dbapi_hook(conn_id), sql=sql, conn_id=conn_id, database=None)
     except Exception as exc:  # lineage must never hide the outputs because a table could not be named
         log.warning("OpenLineage: could not name the tables the sql query reads: %s", exc)
         parsed = None

@@ -1,4 +1,4 @@
-"""Pick the reader for the operator's input: ``events`` (a location or in-memory events) or ``sql`` + conn id."""
+"""Pick the reader for the operator's input: ``events`` (a location or in-memory events) or ``sql`` + database."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rudder_sf.sources.files import read_jsonl
+from airflow_provider_rudder_sf.sources.files import PathFactory, read_jsonl
 from airflow_provider_rudder_sf.sources.records import DEFAULT_MAX_LINE_BYTES, StagedRecord, iter_dicts
-from airflow_provider_rudder_sf.sources.sql import read_sql
+from airflow_provider_rudder_sf.sources.sql import SqlDatabase, read_sql
 
 if TYPE_CHECKING:
     from airflow_provider_rudder_sf.sources.model import ModelSync
@@ -18,13 +18,13 @@ def open_source(
     events: str | os.PathLike[str] | Iterable[Any] | None = None,
     *,
     sql: str | None = None,
-    sql_conn_id: str | None = None,
+    database: SqlDatabase | None = None,
     parameters: Sequence[Any] | Mapping[str, Any] | None = None,
     json_column: str | None = None,
     integrations: Mapping[str, Any] | None = None,
     column_traits: Mapping[str, str | None] | None = None,
     chunk_size: int = 1000,
-    conn_id: str | None = None,
+    path_factory: PathFactory | None = None,
     allow_missing: bool = False,
     recursive: bool = False,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
@@ -32,26 +32,25 @@ def open_source(
 ) -> Iterator[StagedRecord]:
     """Return a lazy iterator of :class:`StagedRecord` for exactly one input.
 
-    * ``events`` as a ``str``/path: a JSON Lines file, directory, glob or object-storage URL (``conn_id`` names
-      the object-storage connection; ``allow_missing``, ``recursive`` and ``max_line_bytes`` as in
-      :func:`read_jsonl`);
+    * ``events`` as a ``str``/path: a JSON Lines file, directory, glob or object-storage URL (``path_factory``
+      reaches URLs; ``allow_missing``, ``recursive`` and ``max_line_bytes`` as in :func:`read_jsonl`);
     * ``events`` as a list (or any iterable) of event dicts: read in memory, origins ``list:<index>``;
-    * ``sql`` with ``sql_conn_id``: see :func:`read_sql` (``parameters``, ``json_column``, ``integrations``,
+    * ``sql`` with ``database``: see :func:`read_sql` (``parameters``, ``json_column``, ``integrations``,
       ``column_traits``, ``chunk_size``, ``model``: a :class:`~airflow_provider_rudder_sf.sources.model.ModelSync`
       turns each row into a RudderStack rETL event).
 
     Argument mistakes raise :class:`ValueError` naming the mistake before anything is read.
     """
     if events is not None and sql is not None:
-        raise ValueError("give either events or sql (with sql_conn_id), not both")
+        raise ValueError("give either events or sql (with database), not both")
     if events is None and sql is None:
-        raise ValueError("give events (a path, glob, URL or list of event dicts) or sql with sql_conn_id")
+        raise ValueError("give events (a path, glob, URL or list of event dicts) or sql with database")
     if sql is not None:
-        if not sql_conn_id:
-            raise ValueError("sql needs sql_conn_id, the Airflow connection of the database to query")
+        if database is None:
+            raise ValueError("sql needs database, the SqlDatabase to query")
         return read_sql(
             sql,
-            conn_id=sql_conn_id,
+            database=database,
             parameters=parameters,
             json_column=json_column,
             integrations=integrations,
@@ -60,7 +59,7 @@ def open_source(
             model=model,
         )
     sql_only = {
-        "sql_conn_id": sql_conn_id,
+        "database": database,
         "parameters": parameters,
         "json_column": json_column,
         "integrations": integrations,
@@ -72,12 +71,16 @@ def open_source(
         raise ValueError(f"{', '.join(given)} only apply to a sql source")
     if isinstance(events, (str, os.PathLike)):
         return read_jsonl(
-            events, conn_id=conn_id, allow_missing=allow_missing, recursive=recursive, max_line_bytes=max_line_bytes
+            events,
+            path_factory=path_factory,
+            allow_missing=allow_missing,
+            recursive=recursive,
+            max_line_bytes=max_line_bytes,
         )
     if isinstance(events, (bytes, bytearray, Mapping)) or not isinstance(events, Iterable):
         raise ValueError(
             f"events must be a path, glob or URL string, or a list of event dicts; got {type(events).__name__}"
         )
-    if conn_id is not None:
-        raise ValueError("conn_id applies to an object-storage location, not to a list of events")
+    if path_factory is not None:
+        raise ValueError("path_factory applies to an object-storage location, not to a list of events")
     return iter_dicts(events)

@@ -1,4 +1,8 @@
-"""Stream staged events out of any DB-API database reachable through an Airflow connection.
+"""Stream staged events out of any DB-API database.
+
+The database comes as a :class:`SqlDatabase`: a function opening a DB-API connection, a name for origins and the
+dialect. This module imports no Airflow; the operator builds the value from an Airflow connection id
+(:func:`airflow_provider_rudder_sf.hooks.connections.sql_database`, the look-up ``SQLExecuteQueryOperator`` does).
 
 Three row shapes are supported:
 
@@ -21,6 +25,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -223,26 +228,24 @@ def iter_cursor_rows(cursor: Any, chunk_size: int) -> Iterator[Sequence[Any]]:
         yield from rows
 
 
-def get_dbapi_hook(conn_id: str) -> Any:
-    """Return the DB-API hook of an Airflow connection (the same look-up ``SQLExecuteQueryOperator`` does)."""
-    from airflow.providers.common.sql.hooks.sql import DbApiHook
+@dataclass(frozen=True)
+class SqlDatabase:
+    """A database to query, as :func:`read_sql` needs it.
 
-    from airflow_provider_rudder_sf.compat import BaseHook
+    * ``connect``: opens a new DB-API connection; the reader closes it when the rows are read or abandoned;
+    * ``name``: names the rows in origins, ``sql:<name>:<row number>`` (the operator uses the connection id);
+    * ``dialect``: the connection type (``postgres``, ``sqlite``, ...), for the driver quirks the reader knows.
+    """
 
-    hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
-    if not isinstance(hook, DbApiHook):
-        raise ValueError(
-            f"connection {conn_id!r} gives a {type(hook).__name__}, not a DB-API (common.sql) hook; "
-            "use a database connection for sql_conn_id"
-        )
-    return hook
+    connect: Callable[[], Any]
+    name: str
+    dialect: str | None = None
 
 
 def read_sql(
     sql: str,
     *,
-    conn_id: str | None = None,
-    hook: Any | None = None,
+    database: SqlDatabase,
     parameters: Sequence[Any] | Mapping[str, Any] | None = None,
     json_column: str | None = None,
     integrations: Mapping[str, Any] | None = None,
@@ -251,19 +254,22 @@ def read_sql(
     cursor_kwargs: Mapping[str, Any] | None = None,
     model: ModelSync | None = None,
 ) -> Iterator[StagedRecord]:
-    """Stream staged events from a query; give ``conn_id`` (an Airflow DB connection) or a ready ``hook``.
+    """Stream staged events from a query run on ``database``.
 
     With ``json_column`` each row's column holds one event; with ``model`` each row is one record of
     ``model.sobject`` sent as a rETL event (see :func:`~airflow_provider_rudder_sf.sources.model.row_to_retl_event`;
     a query without the identifier column raises :class:`ValueError`); with neither, rows are RudderStack
-    ``identifies`` rows (see :func:`row_to_identify`). ``origin`` is ``sql:<conn_id>:<row number>`` (1-based).
-    Arguments are checked and the connection is looked up now; the query runs when the iterator is first consumed,
-    and the cursor and connection are closed when it is exhausted or discarded.
+    ``identifies`` rows (see :func:`row_to_identify`). ``origin`` is ``sql:<database name>:<row number>``
+    (1-based). Arguments are checked now; the connection is opened and the query runs when the iterator is first
+    consumed, and the cursor and connection are closed when it is exhausted or discarded.
     """
     if not sql or not sql.strip():
         raise ValueError("sql is empty")
-    if (conn_id is None) == (hook is None):
-        raise ValueError("give exactly one of conn_id and hook")
+    if not isinstance(database, SqlDatabase):
+        raise ValueError(
+            f"database must be a SqlDatabase (from an Airflow connection id: "
+            f"airflow_provider_rudder_sf.hooks.connections.sql_database), got {type(database).__name__}"
+        )
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of rows, got {chunk_size}")
     if json_column is not None and model is not None:
@@ -277,13 +283,11 @@ def read_sql(
         )
     if model is not None and not _is_model_sync(model):
         raise ValueError(f"model must be a ModelSync, got {type(model).__name__}")
-    db_hook = hook if hook is not None else get_dbapi_hook(str(conn_id))
-    name = conn_id or getattr(db_hook, "get_conn_id", lambda: "hook")()
-    kwargs = dict(cursor_kwargs) if cursor_kwargs is not None else _default_cursor_kwargs(db_hook)
+    kwargs = dict(cursor_kwargs) if cursor_kwargs is not None else _default_cursor_kwargs(database.dialect)
     shape = _RowShape(
         json_column, model, integrations if integrations is not None else DEFAULT_INTEGRATIONS, column_traits
     )
-    return _stream(db_hook, sql, parameters, f"sql:{name}", shape, chunk_size, kwargs)
+    return _stream(database.connect, sql, parameters, f"sql:{database.name}", shape, chunk_size, kwargs)
 
 
 def _is_model_sync(value: object) -> bool:
@@ -331,15 +335,15 @@ def _model_converter(columns: list[str], model: ModelSync) -> RowConverter:
     return lambda row, number: row_to_retl_event(dict(zip(columns, row, strict=True)), model, number)
 
 
-def _default_cursor_kwargs(hook: Any) -> dict[str, Any]:
+def _default_cursor_kwargs(dialect: str | None) -> dict[str, Any]:
     """psycopg (2 and 3) stream only through a named cursor; other drivers get a plain cursor."""
-    if getattr(hook, "conn_type", None) == "postgres":
+    if dialect == "postgres":
         return {"name": _SERVER_SIDE_CURSOR}
     return {}
 
 
 def _stream(
-    hook: Any,
+    connect: Callable[[], Any],
     sql: str,
     parameters: Sequence[Any] | Mapping[str, Any] | None,
     origin: str,
@@ -347,7 +351,7 @@ def _stream(
     chunk_size: int,
     cursor_kwargs: Mapping[str, Any],
 ) -> Iterator[StagedRecord]:
-    connection = hook.get_conn()
+    connection = connect()
     try:
         cursor = connection.cursor(**cursor_kwargs)
         try:

@@ -79,6 +79,13 @@ def test_events_for_one_new_email_create_one_lead_with_the_latest_values(crm, tm
     )
 
 
+def test_events_given_as_a_list_run_with_a_storage_connection_set(crm, tmp_path):
+    """storage_conn_id also serves dead_letter, so it is no mistake next to a list of events (it used to be refused
+    as if it could only mean the events' location)."""
+    result = operator([identify("ada@example.com", lastName="L")], tmp_path, storage_conn_id="unused").execute({})
+    assert result["created"] == 1
+
+
 def test_update_never_overwrites_real_values_with_na(crm, tmp_path):
     crm.seed("Lead", [{"Email": "ada@example.com", "LastName": "Lovelace", "Company": "Analytical"}])
     operator([identify("ada@example.com", title="Countess")], tmp_path).execute(context={})

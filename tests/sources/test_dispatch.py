@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_rudder_sf.sources import StagedRecord, open_source
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths, sql_database
+from airflow_provider_rudder_sf.sources import SqlDatabase, StagedRecord, open_source
+
+#: For argument checks, which refuse a call before any connection is opened.
+UNOPENED = SqlDatabase(connect=lambda: pytest.fail("a refused call opened a connection"), name="db")
 
 
 def test_path_string_reads_files(tmp_path: Path) -> None:
@@ -41,7 +45,7 @@ def test_sql_pair_reads_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyP
         conn.execute("CREATE TABLE t (event TEXT)")
         conn.execute("INSERT INTO t VALUES ('{}')")
     monkeypatch.setenv("AIRFLOW_CONN_DISPATCH_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
-    records = open_source(sql="SELECT event FROM t", sql_conn_id="dispatch_db", json_column="event")
+    records = open_source(sql="SELECT event FROM t", database=sql_database("dispatch_db"), json_column="event")
     assert list(records) == [StagedRecord("{}", "sql:dispatch_db:1")]
 
 
@@ -54,14 +58,14 @@ def test_missing_location_raises_at_the_call(tmp_path: Path) -> None:
     ("args", "kwargs", "message"),
     [
         ((), {}, "give events"),
-        (("/x",), {"sql": "SELECT 1", "sql_conn_id": "db"}, "not both"),
-        ((), {"sql": "SELECT 1"}, "needs sql_conn_id"),
-        (("/x",), {"sql_conn_id": "db"}, "sql_conn_id only apply to a sql source"),
+        (("/x",), {"sql": "SELECT 1", "database": UNOPENED}, "not both"),
+        ((), {"sql": "SELECT 1"}, "needs database"),
+        (("/x",), {"database": UNOPENED}, "database only apply to a sql source"),
         (("/x",), {"json_column": "e"}, "json_column only apply"),
         (({"type": "identify"},), {}, "got dict"),
         ((b"/x",), {}, "got bytes"),
         ((42,), {}, "got int"),
-        (([{}],), {"conn_id": "aws"}, "conn_id applies to an object-storage location"),
+        (([{}],), {"path_factory": object_storage_paths("aws")}, "path_factory applies to an object-storage location"),
     ],
 )
 def test_bad_arguments_raise_value_error(args: tuple[Any, ...], kwargs: dict[str, Any], message: str) -> None:

@@ -10,8 +10,13 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from upath import UPath
 
+from airflow_provider_rudder_sf.hooks.connections import object_storage_paths
 from airflow_provider_rudder_sf.sources import read_jsonl, resolve_files
+
+#: What the operator passes for a location with a scheme when no storage connection is set.
+OBJECT_STORAGE = object_storage_paths(None)
 
 
 def _write(path: Path, lines: list[str], *, gz: bool = False) -> Path:
@@ -70,7 +75,7 @@ def test_glob_with_wildcard_directories(tmp_path: Path) -> None:
 
 def test_file_url_through_object_storage(tmp_path: Path) -> None:
     path = _write(tmp_path / "part.jsonl.gz", ['{"a": 1}'], gz=True)
-    records = list(read_jsonl(path.as_uri()))
+    records = list(read_jsonl(path.as_uri(), path_factory=OBJECT_STORAGE))
     assert [r.raw for r in records] == ['{"a": 1}']
     assert records[0].origin == f"{path.as_uri()}:1"
 
@@ -79,14 +84,27 @@ def test_file_url_directory(tmp_path: Path) -> None:
     _write(tmp_path / "b.jsonl", ["b"])
     _write(tmp_path / "a.jsonl.gz", ["a"], gz=True)
     _write(tmp_path / "x.txt", ["no"])
-    assert [r.raw for r in read_jsonl(tmp_path.as_uri())] == ["a", "b"]
+    assert [r.raw for r in read_jsonl(tmp_path.as_uri(), path_factory=OBJECT_STORAGE)] == ["a", "b"]
 
 
 def test_file_url_glob(tmp_path: Path) -> None:
     _write(tmp_path / "d1" / "p.jsonl.gz", ["1"], gz=True)
     _write(tmp_path / "d2" / "p.jsonl.gz", ["2"], gz=True)
     _write(tmp_path / "d2" / "p.txt", ["no"])
-    assert [r.raw for r in read_jsonl(f"{tmp_path.as_uri()}/d*/*.gz")] == ["1", "2"]
+    assert [r.raw for r in read_jsonl(f"{tmp_path.as_uri()}/d*/*.gz", path_factory=OBJECT_STORAGE)] == ["1", "2"]
+
+
+def test_a_url_without_a_path_factory_is_refused_with_the_fix(tmp_path: Path) -> None:
+    _write(tmp_path / "a.jsonl", ["a"])
+    with pytest.raises(ValueError, match=r"needs a path_factory .*object_storage_paths"):
+        read_jsonl(tmp_path.as_uri())
+
+
+def test_a_plain_upath_is_a_path_factory_too(tmp_path: Path) -> None:
+    """The readers need no Airflow: universal_pathlib's own UPath reaches a URL as well."""
+    path = _write(tmp_path / "a.jsonl", ['{"a": 1}'])
+    records = list(read_jsonl(tmp_path.as_uri(), path_factory=UPath))
+    assert [(r.raw, r.origin) for r in records] == [('{"a": 1}', f"{path.as_uri()}:1")]
 
 
 def test_missing_path_raises_naming_the_location(tmp_path: Path) -> None:
@@ -102,7 +120,7 @@ def test_glob_matching_nothing_raises(tmp_path: Path) -> None:
 
 def test_url_glob_matching_nothing_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="glob matched no files"):
-        read_jsonl(f"{tmp_path.as_uri()}/*.jsonl.gz")
+        read_jsonl(f"{tmp_path.as_uri()}/*.jsonl.gz", path_factory=OBJECT_STORAGE)
 
 
 def test_empty_directory_raises(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import pytest
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 from sources.postgres import PostgresServer
 
-from airflow_provider_rudder_sf.sources import ModelSync, open_source, read_sql, row_to_retl_event
+from airflow_provider_rudder_sf.hooks.connections import database_of_hook, sql_database
+from airflow_provider_rudder_sf.sources import ModelSync, SqlDatabase, open_source, read_sql, row_to_retl_event
 
 CONN_ID = "rudder_warehouse"
 ACCOUNTS = ModelSync(sobject="Account", identifier_column="account_number", identifier_field="AccountNumber")
@@ -248,7 +249,9 @@ def _accounts(backend: Backend, rows: Sequence[Sequence[Any]]) -> None:
 
 
 def _model_rows(sql: str, model: ModelSync = ACCOUNTS, **kwargs: Any) -> list[tuple[Any, str]]:
-    return [(record.raw, record.origin) for record in read_sql(sql, conn_id=CONN_ID, model=model, **kwargs)]
+    return [
+        (record.raw, record.origin) for record in read_sql(sql, database=sql_database(CONN_ID), model=model, **kwargs)
+    ]
 
 
 def test_model_rows_stream_as_retl_events(backend: Backend) -> None:
@@ -363,7 +366,7 @@ def test_open_source_passes_the_model_on(backend: Backend) -> None:
     where = f"account_number = {backend.placeholder}"
     records = open_source(
         sql=f'SELECT account_number, name AS "Name" FROM salesforce_accounts WHERE {where}',
-        sql_conn_id=CONN_ID,
+        database=sql_database(CONN_ID),
         parameters=("A-1",),
         model=ACCOUNTS,
     )
@@ -399,10 +402,13 @@ def probed(backend: Backend) -> Iterator[tuple[dict[str, Any], Any]]:
     if isinstance(backend, PostgresBackend):
         backend.execute("CREATE SEQUENCE produced")
         db = backend.db
-        yield {"conn_id": CONN_ID}, lambda: int(db.run("SELECT last_value FROM produced")[0][0])
+        yield {"database": sql_database(CONN_ID)}, lambda: int(db.run("SELECT last_value FROM produced")[0][0])
     else:
         _ProbedSqliteHook.produced = 0
-        yield {"hook": _ProbedSqliteHook(sqlite_conn_id=CONN_ID)}, lambda: _ProbedSqliteHook.produced
+        yield (
+            {"database": database_of_hook(_ProbedSqliteHook(sqlite_conn_id=CONN_ID))},
+            lambda: _ProbedSqliteHook.produced,
+        )
 
 
 def test_model_rows_are_read_in_chunks(backend: Backend, probed: tuple[dict[str, Any], Any]) -> None:
@@ -429,7 +435,8 @@ def test_model_rows_are_read_in_chunks(backend: Backend, probed: tuple[dict[str,
     ],
 )
 def test_model_arguments_that_do_not_fit_are_refused(kwargs: dict[str, Any], message: str) -> None:
-    arguments = {"conn_id": CONN_ID, "model": ACCOUNTS, **kwargs}
+    unopened = SqlDatabase(connect=lambda: pytest.fail("a refused call opened a connection"), name=CONN_ID)
+    arguments = {"database": unopened, "model": ACCOUNTS, **kwargs}
     with pytest.raises(ValueError, match=message):
         read_sql("SELECT 1", **arguments)
 

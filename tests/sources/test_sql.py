@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
-from airflow_provider_rudder_sf.sources import read_sql, row_to_identify, snake_to_camel
+from airflow_provider_rudder_sf.hooks.connections import database_of_hook, sql_database
+from airflow_provider_rudder_sf.sources import SqlDatabase, read_sql, row_to_identify, snake_to_camel
 
 CONN_ID = "staged_db"
+#: For argument checks, which refuse a call before any connection is opened.
+UNOPENED = SqlDatabase(connect=lambda: pytest.fail("a refused call opened a connection"), name=CONN_ID)
 
 
 @pytest.fixture
@@ -50,14 +53,18 @@ def test_json_column_rows_become_raw_text(db: Path) -> None:
         rows=[(1, '{"type": "identify"}'), (2, "not json")],
         insert="INSERT INTO staged VALUES (?, ?)",
     )
-    records = list(read_sql("SELECT n, event FROM staged ORDER BY n", conn_id=CONN_ID, json_column="EVENT"))
+    records = list(
+        read_sql("SELECT n, event FROM staged ORDER BY n", database=sql_database(CONN_ID), json_column="EVENT")
+    )
     assert [r.raw for r in records] == ['{"type": "identify"}', "not json"]
     assert [r.origin for r in records] == ["sql:staged_db:1", "sql:staged_db:2"]
 
 
 def test_json_column_null_is_kept_as_json_null_text(db: Path) -> None:
     _exec(db, "CREATE TABLE staged (event TEXT)", "INSERT INTO staged VALUES (NULL)")
-    assert [r.raw for r in read_sql("SELECT event FROM staged", conn_id=CONN_ID, json_column="event")] == ["null"]
+    assert [
+        r.raw for r in read_sql("SELECT event FROM staged", database=sql_database(CONN_ID), json_column="event")
+    ] == ["null"]
 
 
 def test_query_parameters_are_passed_to_the_driver(db: Path) -> None:
@@ -68,7 +75,10 @@ def test_query_parameters_are_passed_to_the_driver(db: Path) -> None:
         insert="INSERT INTO staged VALUES (?, ?)",
     )
     records = read_sql(
-        "SELECT event FROM staged WHERE day = ?", conn_id=CONN_ID, json_column="event", parameters=("d2",)
+        "SELECT event FROM staged WHERE day = ?",
+        database=sql_database(CONN_ID),
+        json_column="event",
+        parameters=("d2",),
     )
     assert [r.raw for r in records] == ["b"]
 
@@ -76,7 +86,7 @@ def test_query_parameters_are_passed_to_the_driver(db: Path) -> None:
 def test_missing_json_column_names_the_columns_returned(db: Path) -> None:
     _exec(db, "CREATE TABLE staged (payload TEXT)", "INSERT INTO staged VALUES ('x')")
     with pytest.raises(ValueError, match="no column 'event'; it returns payload"):
-        list(read_sql("SELECT payload FROM staged", conn_id=CONN_ID, json_column="event"))
+        list(read_sql("SELECT payload FROM staged", database=sql_database(CONN_ID), json_column="event"))
 
 
 def test_identifies_rows_are_rebuilt_into_identify_events(db: Path) -> None:
@@ -90,7 +100,7 @@ def test_identifies_rows_are_rebuilt_into_identify_events(db: Path) -> None:
         """'[{"type": "Salesforce-Contact", "id": "003"}]', 'ada@example.com', 'Ada', 'Lovelace', 'Acme', 50, """
         "'10115', 'Web', 0, 0)",
     )
-    [record] = read_sql("SELECT * FROM identifies", conn_id=CONN_ID)
+    [record] = read_sql("SELECT * FROM identifies", database=sql_database(CONN_ID))
     assert record.raw == {
         "type": "identify",
         "messageId": "m1",
@@ -118,7 +128,7 @@ def test_identifies_rows_are_rebuilt_into_identify_events(db: Path) -> None:
 
 def test_identifies_null_columns_are_left_out(db: Path) -> None:
     _exec(db, IDENTIFIES, "INSERT INTO identifies (id, email) VALUES ('m1', 'a@example.com')")
-    [record] = read_sql("SELECT * FROM identifies", conn_id=CONN_ID)
+    [record] = read_sql("SELECT * FROM identifies", database=sql_database(CONN_ID))
     assert record.raw == {
         "type": "identify",
         "messageId": "m1",
@@ -129,7 +139,9 @@ def test_identifies_null_columns_are_left_out(db: Path) -> None:
 
 def test_identifies_integrations_are_the_callers_and_not_shared(db: Path) -> None:
     _exec(db, IDENTIFIES, "INSERT INTO identifies (id) VALUES ('m1')", "INSERT INTO identifies (id) VALUES ('m2')")
-    first, second = read_sql("SELECT * FROM identifies", conn_id=CONN_ID, integrations={"SF": {"objects": ["Lead"]}})
+    first, second = read_sql(
+        "SELECT * FROM identifies", database=sql_database(CONN_ID), integrations={"SF": {"objects": ["Lead"]}}
+    )
     assert isinstance(first.raw, dict) and isinstance(second.raw, dict)
     assert first.raw["integrations"] == {"SF": {"objects": ["Lead"]}}
     assert first.raw["integrations"] is not second.raw["integrations"]
@@ -241,7 +253,9 @@ def test_rows_are_fetched_in_chunks_lazily(db: Path) -> None:
     _big_table(db, 50_000)
     hook = _CountingSqliteHook(sqlite_conn_id=CONN_ID)
     hook.log_counts = {"fetched": 0, "fetchall": 0, "cursor_closed": 0, "conn_closed": 0}
-    iterator = read_sql("SELECT event FROM staged ORDER BY n", hook=hook, json_column="event", chunk_size=500)
+    iterator = read_sql(
+        "SELECT event FROM staged ORDER BY n", database=database_of_hook(hook), json_column="event", chunk_size=500
+    )
     first = [next(iterator) for _ in range(10)]
     assert json.loads(str(first[-1].raw))["n"] == 9
     assert hook.log_counts["fetched"] == 500
@@ -253,7 +267,9 @@ def test_abandoning_the_iterator_closes_cursor_and_connection(db: Path) -> None:
     _big_table(db, 1_000)
     hook = _CountingSqliteHook(sqlite_conn_id=CONN_ID)
     hook.log_counts = {"fetched": 0, "fetchall": 0, "cursor_closed": 0, "conn_closed": 0}
-    iterator = read_sql("SELECT event FROM staged", hook=hook, json_column="event", chunk_size=100)
+    iterator = read_sql(
+        "SELECT event FROM staged", database=database_of_hook(hook), json_column="event", chunk_size=100
+    )
     next(iterator)
     iterator.close()
     assert hook.log_counts["cursor_closed"] == 1 and hook.log_counts["conn_closed"] == 1
@@ -263,7 +279,9 @@ def test_streaming_memory_stays_far_below_the_result_size(db: Path) -> None:
     _big_table(db, 50_000)  # about 11 MB of event text
     tracemalloc.start()
     try:
-        count = sum(1 for _ in read_sql("SELECT event FROM staged", conn_id=CONN_ID, json_column="event"))
+        count = sum(
+            1 for _ in read_sql("SELECT event FROM staged", database=sql_database(CONN_ID), json_column="event")
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -274,15 +292,20 @@ def test_streaming_memory_stays_far_below_the_result_size(db: Path) -> None:
 def test_a_non_database_connection_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_NOT_A_DB", json.dumps({"conn_type": "fs", "extra": {"path": "/"}}))
     with pytest.raises(ValueError, match="not a DB-API"):
-        read_sql("SELECT 1", conn_id="not_a_db")
+        read_sql("SELECT 1", database=sql_database("not_a_db"))
+
+
+def test_a_database_is_required() -> None:
+    with pytest.raises(TypeError, match="database"):
+        read_sql("SELECT 1")  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "exactly one of conn_id and hook"),
-        ({"conn_id": CONN_ID, "chunk_size": 0}, "chunk_size"),
-        ({"conn_id": CONN_ID, "json_column": "e", "integrations": {}}, "identifies rows"),
+        ({"database": CONN_ID}, "database must be a SqlDatabase"),
+        ({"database": UNOPENED, "chunk_size": 0}, "chunk_size"),
+        ({"database": UNOPENED, "json_column": "e", "integrations": {}}, "identifies rows"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs: dict[str, Any], message: str) -> None:

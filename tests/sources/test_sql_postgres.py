@@ -16,6 +16,7 @@ import pytest
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from sources.postgres import PostgresServer
 
+from airflow_provider_rudder_sf.hooks.connections import database_of_hook, sql_database
 from airflow_provider_rudder_sf.sources import open_source, read_sql
 
 CONN_ID = "rudder_warehouse"
@@ -61,7 +62,7 @@ def test_identifies_rows_are_rebuilt_from_rudderstack_postgres_columns(warehouse
         "'ada@example.com', 'Ada', 'Lovelace', 'Acme', 50, 'Berlin', '10115', 'Web', 3, true, 1200.50)",
         (external_id,),
     )
-    [record] = read_sql('SELECT * FROM javascript_prod.identifies ORDER BY "timestamp"', conn_id=CONN_ID)
+    [record] = read_sql('SELECT * FROM javascript_prod.identifies ORDER BY "timestamp"', database=sql_database(CONN_ID))
     assert record.origin == "sql:rudder_warehouse:1"
     assert record.raw == {
         "type": "identify",
@@ -101,7 +102,7 @@ def test_identifies_nulls_are_left_out_and_parameters_use_the_driver_style(wareh
     )
     records = read_sql(
         "SELECT * FROM javascript_prod.identifies WHERE received_at >= %(start)s AND received_at < %(end)s",
-        conn_id=CONN_ID,
+        database=sql_database(CONN_ID),
         parameters={
             "start": dt.datetime(2026, 11, 28, 9, tzinfo=dt.UTC),
             "end": dt.datetime(2026, 11, 28, 10, tzinfo=dt.UTC),
@@ -140,7 +141,7 @@ def _produced(db: PostgresServer) -> int:
 
 def test_rows_stream_through_a_server_side_cursor(warehouse: PostgresServer) -> None:
     _probe_table(warehouse, 1_000)
-    records = read_sql(PROBED, conn_id=CONN_ID, chunk_size=25)
+    records = read_sql(PROBED, database=sql_database(CONN_ID), chunk_size=25)
     first = next(records)
     assert first.origin == "sql:rudder_warehouse:1"
     # Only the first chunk was computed by the server; a client-side cursor would have produced all 1000 rows.
@@ -153,7 +154,7 @@ def test_rows_stream_through_a_server_side_cursor(warehouse: PostgresServer) -> 
 def test_a_client_side_cursor_would_compute_everything_up_front(warehouse: PostgresServer) -> None:
     """The control for the test above: the probe does tell a buffered read from a streamed one."""
     _probe_table(warehouse, 1_000)
-    records = read_sql(PROBED, conn_id=CONN_ID, chunk_size=25, cursor_kwargs={})
+    records = read_sql(PROBED, database=sql_database(CONN_ID), chunk_size=25, cursor_kwargs={})
     next(records)
     assert _produced(warehouse) == 1_000
     records.close()
@@ -161,7 +162,7 @@ def test_a_client_side_cursor_would_compute_everything_up_front(warehouse: Postg
 
 def test_an_abandoned_stream_releases_its_connection(warehouse: PostgresServer) -> None:
     _probe_table(warehouse, 200)
-    records = read_sql(PROBED, conn_id=CONN_ID, chunk_size=10)
+    records = read_sql(PROBED, database=sql_database(CONN_ID), chunk_size=10)
     next(records)
     sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     assert warehouse.run(sessions) == [(1,)]
@@ -185,7 +186,9 @@ def staged(warehouse: PostgresServer) -> PostgresServer:
 
 
 def test_jsonb_column_events_arrive_decoded(staged: PostgresServer) -> None:
-    records = list(read_sql("SELECT n, event FROM staged_events ORDER BY n", conn_id=CONN_ID, json_column="event"))
+    records = list(
+        read_sql("SELECT n, event FROM staged_events ORDER BY n", database=sql_database(CONN_ID), json_column="event")
+    )
     assert [r.raw for r in records] == [
         {"type": "identify", "traits": {"email": "a@example.com", "n": 1.5}},
         {"type": "identify", "context": {"externalId": [{"type": "Salesforce-Lead", "id": "00Q"}]}},
@@ -196,7 +199,9 @@ def test_jsonb_column_events_arrive_decoded(staged: PostgresServer) -> None:
 
 def test_jsonb_cast_to_text_arrives_as_text(staged: PostgresServer) -> None:
     records = read_sql(
-        "SELECT event::text AS event FROM staged_events WHERE n = 1", conn_id=CONN_ID, json_column="event"
+        "SELECT event::text AS event FROM staged_events WHERE n = 1",
+        database=sql_database(CONN_ID),
+        json_column="event",
     )
     [record] = records
     assert isinstance(record.raw, str)
@@ -205,7 +210,10 @@ def test_jsonb_cast_to_text_arrives_as_text(staged: PostgresServer) -> None:
 
 def test_open_source_reads_postgres_by_connection_id(staged: PostgresServer) -> None:
     records = open_source(
-        sql="SELECT event FROM staged_events WHERE n = %s", sql_conn_id=CONN_ID, parameters=(2,), json_column="event"
+        sql="SELECT event FROM staged_events WHERE n = %s",
+        database=sql_database(CONN_ID),
+        parameters=(2,),
+        json_column="event",
     )
     assert [r.raw for r in records] == [
         {"type": "identify", "context": {"externalId": [{"type": "Salesforce-Lead", "id": "00Q"}]}}
@@ -214,7 +222,11 @@ def test_open_source_reads_postgres_by_connection_id(staged: PostgresServer) -> 
 
 def test_a_missing_json_column_is_reported_on_an_empty_result(staged: PostgresServer) -> None:
     with pytest.raises(ValueError, match="no column 'payload'; it returns n, event"):
-        list(read_sql("SELECT n, event FROM staged_events WHERE false", conn_id=CONN_ID, json_column="payload"))
+        list(
+            read_sql(
+                "SELECT n, event FROM staged_events WHERE false", database=sql_database(CONN_ID), json_column="payload"
+            )
+        )
 
 
 class _Psycopg2PostgresHook(PostgresHook):  # type: ignore[misc]
@@ -228,7 +240,7 @@ class _Psycopg2PostgresHook(PostgresHook):  # type: ignore[misc]
 def test_psycopg2_named_cursors_are_described_after_the_first_fetch(warehouse: PostgresServer) -> None:
     _probe_table(warehouse, 30)
     hook = _Psycopg2PostgresHook(postgres_conn_id=CONN_ID)
-    records = list(read_sql(PROBED, hook=hook, chunk_size=7))
+    records = list(read_sql(PROBED, database=database_of_hook(hook), chunk_size=7))
     assert len(records) == 30
     assert records[0].raw == {
         "type": "identify",
