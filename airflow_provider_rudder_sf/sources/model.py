@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from airflow_provider_rudder_sf.mapping.names import is_api_name
-from airflow_provider_rudder_sf.sources.sql import json_value
+from airflow_provider_rudder_sf.sources.values import json_value
 
 #: The ``context.externalId[0].type`` prefix RudderStack's rETL writes for the Salesforce destination.
 EXTERNAL_ID_PREFIX = "Salesforce-"

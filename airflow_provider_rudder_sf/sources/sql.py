@@ -21,18 +21,14 @@ drivers that buffer results client-side can get a server-side cursor through ``c
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from airflow_provider_rudder_sf.sources.model import ModelSync, find_column, row_to_retl_event
 from airflow_provider_rudder_sf.sources.records import StagedRecord
-
-if TYPE_CHECKING:  # model.py imports json_value from here
-    from airflow_provider_rudder_sf.sources.model import ModelSync
+from airflow_provider_rudder_sf.sources.values import json_value
 
 #: Turns one fetched row (and its 1-based number) into a StagedRecord's ``raw``.
 RowConverter = Callable[[Sequence[Any], int], "str | dict[str, Any]"]
@@ -91,23 +87,6 @@ def snake_to_camel(name: str) -> str:
     """``first_name`` -> ``firstName``, ``address_line_1`` -> ``addressLine1`` (first word kept as is)."""
     first, *rest = name.split("_")
     return first + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
-def json_value(value: Any) -> Any:
-    """Make a database value JSON-friendly: datetimes become ISO 8601 (naive ones are taken as UTC, as
-    warehouses store them), dates ISO dates, decimals numbers, bytes UTF-8 text, UUIDs strings."""
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        return aware.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
 
 
 def _trait_path(column: str, key: str | None) -> str:
@@ -291,7 +270,6 @@ def read_sql(
 
 
 def _is_model_sync(value: object) -> bool:
-    from airflow_provider_rudder_sf.sources.model import ModelSync
 
     return isinstance(value, ModelSync)
 
@@ -325,7 +303,6 @@ class _RowShape:
 
 
 def _model_converter(columns: list[str], model: ModelSync) -> RowConverter:
-    from airflow_provider_rudder_sf.sources.model import find_column, row_to_retl_event
 
     if find_column(columns, model.identifier_column) is None:
         raise ValueError(
