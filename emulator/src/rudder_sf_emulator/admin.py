@@ -36,7 +36,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ids
-from .duplicates import parse_rules
 from .http_types import Request, Response
 from .profiles import PROFILES
 from .store import Txn
@@ -71,7 +70,7 @@ def _route(app: Emulator, method: str, parts: list[str], body: Any) -> Response:
         return Response.json(200, app.request_log.as_dict())
     if head == "duplicate-rules":
         if method == "POST":
-            app.schema.duplicate_rules = parse_rules(app.schema, body)
+            app.schema.set_duplicate_rules(body)
         return Response.json(200, [rule.as_dict() for rule in app.schema.duplicate_rules])
     if head == "records" and len(parts) == 2:
         obj = app.schema.get(parts[1])
