@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import soql
 from .http_types import Request, Response
+from .queries import execute_query
 from .store import Txn
 from .writes import USER_ID, RecordError, Writer, now_iso
 
@@ -228,8 +229,6 @@ def create_ingest_job(app: Emulator, req: Request, version: str) -> Response:
 
 
 def create_query_job(app: Emulator, req: Request, version: str) -> Response:
-    from .rest import execute_query  # rest imports this module lazily; keep the cycle out of import time
-
     body = req.json() or {}
     operation = body.get("operation", "query")
     if operation not in {"query", "queryAll"}:

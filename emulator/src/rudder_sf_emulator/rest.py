@@ -1,14 +1,13 @@
-"""The REST data endpoints under ``/services/data/vXX.X/`` (Bulk 2.0 lives in ``bulk.py``)."""
+"""The REST data endpoints under ``/services/data/vXX.X/`` (queries live in ``queries.py``, Bulk 2.0 in ``bulk.py``)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import duplicates, soql
+from . import bulk, duplicates, queries
 from .http_types import Request, Response
 from .schema import ObjectSpec
 from .store import Txn
@@ -24,23 +23,12 @@ ROLLED_BACK = {
     "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
-_cursor_numbers = itertools.count(1)
-
-
-def invalid_type(name: str) -> RecordError:
-    return RecordError(
-        "INVALID_TYPE",
-        f"sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to append"
-        " the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
-        [],
-        404,
-    )
 
 
 def get_object(app: Emulator, name: str) -> ObjectSpec:
     obj = app.schema.get(name)
     if obj is None:
-        raise invalid_type(name)
+        raise queries.invalid_type(name)
     return obj
 
 
@@ -56,8 +44,8 @@ def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> R
             return Response.json(200, app.limits())
         if head in {"query", "queryAll"}:
             if len(parts) == 2:
-                return query_more(app, parts[1])
-            return run_query(app, req, version, txn, include_deleted=head == "queryAll")
+                return queries.query_more(app, parts[1])
+            return queries.run_query(app, req, version, txn, include_deleted=head == "queryAll")
         if head == "sobjects":
             return sobjects(app, req, version, parts[1:], txn)
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
@@ -65,10 +53,7 @@ def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> R
         if head == "composite" and len(parts) == 1 and method == "POST":
             return composite(app, req, version, txn)
         if head == "jobs" and len(parts) >= 2 and parts[1] in {"ingest", "query"}:
-            from .bulk import jobs
-
-            response: Response = jobs(app, req, version, parts[1:], txn)
-            return response
+            return bulk.jobs(app, req, version, parts[1:], txn)
     except RecordError as err:
         if err.parser_message is not None:  # a wrong JSON type fails the whole single-record request
             return Response.error(400, "JSON_PARSER_ERROR", err.parser_message)
@@ -82,96 +67,6 @@ def resources(version: str) -> dict[str, str]:
     base = f"/services/data/v{version}"
     names = ["sobjects", "query", "queryAll", "limits", "composite", "jobs"]
     return {name: f"{base}/{name}" for name in names}
-
-
-# -- query --
-def _render(record: dict[str, Any], obj: ObjectSpec, fields: list[str], version: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{record['Id']}"}
-    }
-    for name in fields:
-        out[name] = record.get(name)
-    return out
-
-
-def run_query(app: Emulator, req: Request, version: str, txn: Txn, include_deleted: bool) -> Response:
-    text = req.query.get("q")
-    if text is None:
-        return Response.error(400, "MALFORMED_QUERY", "A query string has to be specified")
-    try:
-        return Response.json(200, execute_query(app, text, version, txn, include_deleted, _batch_size(req)))
-    except soql.SoqlError as err:
-        status = 404 if err.code == "INVALID_TYPE" else 400
-        return Response.error(status, err.code, err.message)
-
-
-def _batch_size(req: Request) -> int:
-    match = re.search(r"batchSize\s*=\s*(\d+)", req.header("sforce-query-options") or "")
-    return max(200, min(2000, int(match.group(1)))) if match else 2000
-
-
-def execute_query(
-    app: Emulator, text: str, version: str, txn: Txn, include_deleted: bool = False, batch: int = 2000
-) -> dict[str, Any]:
-    query = soql.parse(text)
-    obj = app.schema.get(query.sobject)
-    if obj is None:
-        raise soql.SoqlError("INVALID_TYPE", invalid_type(query.sobject).message)
-
-    def resolve(name: str) -> str:
-        spec = obj.field(name)
-        if spec is None:
-            raise soql.SoqlError(
-                "INVALID_FIELD",
-                f"No such column '{name}' on entity '{obj.name}'. If you are attempting to use a custom field, be"
-                " sure to append the '__c' after the custom field name. Please reference your WSDL or the describe"
-                " call for the appropriate names.",
-            )
-        return spec.name
-
-    fields = [resolve(f) for f in query.fields]
-    predicate = soql.compile_where(query.where, resolve)
-    hint = soql.index_hint(query.where, resolve)
-    if hint is not None:
-        keys: set[str] = set()
-        for value in hint[1]:
-            keys.update(txn.find_by(obj.name, hint[0], value))
-        seqs = txn.store.seqs
-        candidates = [r for k in sorted(keys, key=lambda k: seqs.get(k, 0)) if (r := txn.get(obj.name, k))]
-    else:
-        candidates = txn.records(obj.name)
-    matched = [r for r in candidates if (include_deleted or not r.get("IsDeleted")) and predicate(r)]
-    if query.order_by:
-        matched = soql.sort_records(matched, tuple((resolve(f), d, n) for f, d, n in query.order_by))
-    matched = matched[query.offset :]
-    if query.limit is not None:
-        matched = matched[: query.limit]
-    if query.count:
-        return {"totalSize": len(matched), "done": True, "records": []}
-    rendered = [_render(r, obj, fields, version) for r in matched]
-    return page(app, rendered, 0, batch, version)
-
-
-def page(app: Emulator, rendered: list[dict[str, Any]], start: int, batch: int, version: str) -> dict[str, Any]:
-    chunk = rendered[start : start + batch]
-    result: dict[str, Any] = {"totalSize": len(rendered), "done": start + batch >= len(rendered), "records": chunk}
-    if not result["done"]:
-        cursor = f"01g8Z{next(_cursor_numbers):010d}AAA"
-        app.cursors[cursor] = (rendered, batch, version)
-        while len(app.cursors) > 200:
-            app.cursors.pop(next(iter(app.cursors)))
-        result["nextRecordsUrl"] = f"/services/data/v{version}/query/{cursor}-{start + batch}"
-    return result
-
-
-def query_more(app: Emulator, locator: str) -> Response:
-    cursor, _, start = locator.partition("-")
-    found = app.cursors.get(cursor)
-    if found is None or not start.isdigit():
-        return Response.error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-    rendered, batch, version = found
-    result = page(app, rendered, int(start), batch, version)
-    return Response.json(200, result)
 
 
 # -- single-record sObject resources --
@@ -228,7 +123,7 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
                 if not wanted
                 else [_field_or_error(obj, n.strip()) for n in wanted.split(",")]
             )
-            return Response.json(200, _render(record, obj, names, version))
+            return Response.json(200, queries.render(record, obj, names, version))
         if method == "PATCH":
             writer.update(obj, parts[1], body)
             return Response.empty()
@@ -266,7 +161,7 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
                 return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
             if len(live) > 1:
                 return Response.json(300, [f"/services/data/v{version}/sobjects/{obj.name}/{r['Id']}" for r in live])
-            return Response.json(200, _render(live[0], obj, [s.name for s in obj.visible()], version))
+            return Response.json(200, queries.render(live[0], obj, [s.name for s in obj.visible()], version))
     return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
 
 
