@@ -55,8 +55,8 @@ import signal
 import sys
 from pathlib import Path
 
-from .app import Config
 from .auth import Credentials
+from .org import Config
 from .profiles import DEFAULT_PROFILE, PROFILES
 from .server import build_server
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--expire-session-after", type=int, default=0, help="sessions expire after this many data calls (0 = never)"
     )
     p.add_argument(
-        "--latency-ms", type=int, default=0, help="milliseconds added to every data request (outside the app lock)"
+        "--latency-ms", type=int, default=0, help="milliseconds added to every data request (outside the org lock)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the fault random generator")
     p.add_argument("--faults", type=json.loads, default={}, help='fault settings as JSON, e.g. {"fail_every_nth": 5}')
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     server = build_server(config, args.host, args.port, args.verbose)
     signal.signal(signal.SIGTERM, _stop)
     print(
-        f"EMULATOR READY base_url={server.app.base_url} ca={config.data_dir / 'cert.pem'} data_dir={config.data_dir}",
+        f"EMULATOR READY base_url={server.org.base_url} ca={config.data_dir / 'cert.pem'} data_dir={config.data_dir}",
         flush=True,
     )
     try:
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
-        server.app.store.close()
+        server.org.store.close()
     sys.exit(0)
 
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import soql
 from .http_types import Request, Response
+from .org import Org
 from .schema import ObjectSpec
 from .store import Txn
 from .writes import RecordError
-
-if TYPE_CHECKING:
-    from .app import Emulator
 
 _cursor_numbers = itertools.count(1)
 
@@ -38,12 +36,12 @@ def render(record: dict[str, Any], obj: ObjectSpec, fields: list[str], version: 
     return out
 
 
-def run_query(app: Emulator, req: Request, version: str, txn: Txn, include_deleted: bool) -> Response:
+def run_query(org: Org, req: Request, version: str, txn: Txn, include_deleted: bool) -> Response:
     text = req.query.get("q")
     if text is None:
         return Response.error(400, "MALFORMED_QUERY", "A query string has to be specified")
     try:
-        return Response.json(200, execute_query(app, text, version, txn, include_deleted, _batch_size(req)))
+        return Response.json(200, execute_query(org, text, version, txn, include_deleted, _batch_size(req)))
     except soql.SoqlError as err:
         status = 404 if err.code == "INVALID_TYPE" else 400
         return Response.error(status, err.code, err.message)
@@ -55,10 +53,10 @@ def _batch_size(req: Request) -> int:
 
 
 def execute_query(
-    app: Emulator, text: str, version: str, txn: Txn, include_deleted: bool = False, batch: int = 2000
+    org: Org, text: str, version: str, txn: Txn, include_deleted: bool = False, batch: int = 2000
 ) -> dict[str, Any]:
     query = soql.parse(text)
-    obj = app.schema.get(query.sobject)
+    obj = org.schema.get(query.sobject)
     if obj is None:
         raise soql.SoqlError("INVALID_TYPE", invalid_type(query.sobject).message)
 
@@ -93,26 +91,26 @@ def execute_query(
     if query.count:
         return {"totalSize": len(matched), "done": True, "records": []}
     rendered = [render(r, obj, fields, version) for r in matched]
-    return page(app, rendered, 0, batch, version)
+    return page(org, rendered, 0, batch, version)
 
 
-def page(app: Emulator, rendered: list[dict[str, Any]], start: int, batch: int, version: str) -> dict[str, Any]:
+def page(org: Org, rendered: list[dict[str, Any]], start: int, batch: int, version: str) -> dict[str, Any]:
     chunk = rendered[start : start + batch]
     result: dict[str, Any] = {"totalSize": len(rendered), "done": start + batch >= len(rendered), "records": chunk}
     if not result["done"]:
         cursor = f"01g8Z{next(_cursor_numbers):010d}AAA"
-        app.cursors[cursor] = (rendered, batch, version)
-        while len(app.cursors) > 200:
-            app.cursors.pop(next(iter(app.cursors)))
+        org.cursors[cursor] = (rendered, batch, version)
+        while len(org.cursors) > 200:
+            org.cursors.pop(next(iter(org.cursors)))
         result["nextRecordsUrl"] = f"/services/data/v{version}/query/{cursor}-{start + batch}"
     return result
 
 
-def query_more(app: Emulator, locator: str) -> Response:
+def query_more(org: Org, locator: str) -> Response:
     cursor, _, start = locator.partition("-")
-    found = app.cursors.get(cursor)
+    found = org.cursors.get(cursor)
     if found is None or not start.isdigit():
         return Response.error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     rendered, batch, version = found
-    result = page(app, rendered, int(start), batch, version)
+    result = page(org, rendered, int(start), batch, version)
     return Response.json(200, result)
