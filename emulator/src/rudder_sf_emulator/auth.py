@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
-from .writes import ORG_ID, USER_ID
+from .ids import ORG_ID, USER_ID
 
 INVALID_LOGIN = "Invalid username, password, security token; or user locked out."
 MUST_USE_TOKEN = (

@@ -29,10 +29,11 @@ from typing import Any
 
 from . import soql
 from .http_types import Request, Response
+from .ids import USER_ID
 from .org import Org
 from .queries import execute_query
 from .store import Txn
-from .writes import USER_ID, RecordError, Writer, now_iso
+from .writes import RecordError, Writer, now_iso
 
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 _LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
