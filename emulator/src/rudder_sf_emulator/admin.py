@@ -33,16 +33,18 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any
 
 from . import ids
+from .auth import Credentials
 from .http_types import Request, Response
 from .org import Org
 from .profiles import PROFILES
 from .store import Txn
 from .writes import RecordError, Writer
 
-_SETTINGS = {"username", "password", "security_token", "consumer_key", "consumer_secret"}
+_CREDENTIAL_SETTINGS = frozenset(f.name for f in fields(Credentials))
 
 
 def handle_admin(org: Org, req: Request) -> Response:
@@ -124,8 +126,8 @@ def apply_settings(org: Org, body: dict[str, Any]) -> None:
             org.api_used = int(value)
         elif name == "api_disabled":
             org.api_disabled = bool(value)
-        elif name in _SETTINGS:
-            setattr(org.credentials, name, str(value))
+        elif name in _CREDENTIAL_SETTINGS:
+            org.credentials = replace(org.credentials, **{name: str(value)})
         else:
             raise ValueError(f"unknown setting {name!r}")
 

@@ -21,14 +21,16 @@ from .requestlog import RequestLog
 from .schema import Schema
 from .store import Store
 
+DEFAULT_DAILY_LIMIT = 100_000  # API calls a day before REQUEST_LIMIT_EXCEEDED (the admin API can change it)
+
 
 @dataclass
 class Config:
     """What the process was started with; ``reset`` returns to it."""
 
     data_dir: Path
-    credentials: auth.Credentials = field(default_factory=auth.Credentials)
-    daily_limit: int = 100_000
+    credentials: auth.Credentials = auth.DEFAULT_CREDENTIALS
+    daily_limit: int = DEFAULT_DAILY_LIMIT
     api_disabled: bool = False
     faults: dict[str, Any] = field(default_factory=dict)
     schema_file: Path | None = None
@@ -56,7 +58,7 @@ class Org:
         self.reset_runtime()
 
     def reset_runtime(self) -> None:
-        self.credentials = auth.Credentials(**vars(self.config.credentials))
+        self.credentials = self.config.credentials  # frozen: the admin API replaces it, never changes it
         self.daily_limit = self.config.daily_limit
         self.api_disabled = self.config.api_disabled
         self.faults = Faults()

@@ -15,6 +15,8 @@ from .certs import ensure_certificate
 from .http_types import Request, Response
 from .org import Config, Org
 
+DEFAULT_HOST = "127.0.0.1"  # loopback: the emulator has demo passwords and is for this machine only
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -101,7 +103,7 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def build_server(config: Config, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> _Server:
+def build_server(config: Config, host: str = DEFAULT_HOST, port: int = 0, verbose: bool = False) -> _Server:
     cert, key = ensure_certificate(Path(config.data_dir))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
