@@ -69,6 +69,7 @@ def test_seed_returns_ids_and_accepts_system_fields(salesforce_emulator: Emulato
 
 def test_connection_json_and_uri(salesforce_emulator: EmulatorHandle) -> None:
     conn = json.loads(salesforce_emulator.connection_json())
+    # literals on purpose: an emulator started with no options logs in as docs/emulator.md says
     assert conn == {
         "conn_type": "rudder_salesforce",
         "host": salesforce_emulator.base_url,

@@ -50,8 +50,9 @@ def test_soap_login_without_token_must_use_security_token(salesforce_emulator: E
 def test_soap_fault_is_http_500_with_sf_faultcode(salesforce_emulator: EmulatorHandle) -> None:
     body = (
         '<?xml version="1.0"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" '
-        'xmlns:urn="urn:partner.soap.sforce.com"><env:Body><urn:login><urn:username>demo@example.com'
-        "</urn:username><urn:password>nope</urn:password></urn:login></env:Body></env:Envelope>"
+        'xmlns:urn="urn:partner.soap.sforce.com"><env:Body><urn:login>'
+        f"<urn:username>{salesforce_emulator.username}</urn:username><urn:password>nope</urn:password>"
+        "</urn:login></env:Body></env:Envelope>"
     )
     resp = salesforce_emulator.session().post(
         f"{salesforce_emulator.base_url}/services/Soap/u/{VERSION}",
@@ -143,3 +144,12 @@ def test_expire_sessions_forces_relogin(salesforce_emulator: EmulatorHandle) -> 
     with pytest.raises(SalesforceExpiredSession):
         sf.query("SELECT Id FROM Lead")
     assert login(salesforce_emulator).query("SELECT Id FROM Lead")["totalSize"] == 0
+
+
+def test_settings_change_the_login_until_a_reset(salesforce_emulator: EmulatorHandle) -> None:
+    salesforce_emulator.settings(password="rotated", security_token="")
+    with pytest.raises(SalesforceAuthenticationFailed):
+        _soap(salesforce_emulator, salesforce_emulator.password, salesforce_emulator.security_token)
+    assert _soap(salesforce_emulator, "rotated", "")[0]
+    salesforce_emulator.reset()
+    assert _soap(salesforce_emulator, salesforce_emulator.password, salesforce_emulator.security_token)[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from conftest import VERSION, login
 from simple_salesforce import Salesforce
 
 from rudder_sf_emulator.__main__ import build_parser
+from rudder_sf_emulator.auth import DEFAULT_CREDENTIALS
 from rudder_sf_emulator.client import EmulatorHandle
 
 ALLOW = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
@@ -138,8 +141,19 @@ def test_help_lists_every_option_with_a_sentence() -> None:
     for action in options:
         assert action.help and len(action.help.split()) >= 3, action.option_strings
         assert action.option_strings[-1] in text
-    for needle in ("--org-profile {full,minimal}", "demo@example.com", "DemoToken123", "airflow connections add"):
+    for needle in ("--org-profile {full,minimal}", "airflow connections add", "https://127.0.0.1:8443"):
         assert needle in text
+    # the description is a template filled from the tables that own the defaults: none left out, each one shown
+    assert "$" not in text
+    for default in asdict(DEFAULT_CREDENTIALS).values():
+        assert f"``{default}``" in text and f"(default {default}" in text
+
+
+def test_the_docs_state_the_default_login_the_emulator_uses() -> None:
+    """docs/emulator.md is prose and cannot import the table: it is held to it here."""
+    docs = (Path(__file__).parents[2] / "docs" / "emulator.md").read_text()
+    for name, default in asdict(DEFAULT_CREDENTIALS).items():
+        assert f"(`--{name.replace('_', '-')}`) | `{default}`" in docs
 
 
 @pytest.mark.parametrize("flag", ["--org-profile", "--schema"])

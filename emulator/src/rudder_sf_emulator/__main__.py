@@ -1,13 +1,13 @@
-"""``rudder-sf-emulator --port 8443 --data-dir DIR`` (or ``python -m rudder_sf_emulator``): run the emulator.
+"""``rudder-sf-emulator --port $port --data-dir DIR`` (or ``python -m rudder_sf_emulator``): run the emulator.
 
 A local HTTPS Salesforce org (SOAP/OAuth login, SOQL, sObjects, describe, Collections, Composite, Bulk 2.0) for
 the demo and the tests. Prints one line ``EMULATOR READY base_url=https://127.0.0.1:PORT ca=DIR/cert.pem
 data_dir=DIR`` when serving; ``DIR/cert.pem`` is the self-signed certificate clients must trust.
 
 Login (defaults; each has an option below)
-    username ``demo@example.com``, password ``demo-password``, security token ``DemoToken123`` (SOAP login sends
+    username ``$username``, password ``$password``, security token ``$security_token`` (SOAP login sends
     password + token; ``--security-token ""`` turns the token off), OAuth 2.0 password flow at
-    ``/services/oauth2/token`` with consumer key ``demo-consumer-key`` and secret ``demo-consumer-secret``.
+    ``/services/oauth2/token`` with consumer key ``$consumer_key`` and secret ``$consumer_secret``.
 
 Org profiles (``--org-profile``, ``profiles.py``)
     ``full`` (default): every standard field, all writable, picklists listed but never restricted, no duplicate
@@ -39,8 +39,8 @@ From Python
 
 Airflow connection for a running emulator
     airflow connections add rudder_salesforce_default --conn-json '{"conn_type": "rudder_salesforce",
-    "host": "https://127.0.0.1:8443", "login": "demo@example.com", "password": "demo-password",
-    "extra": {"security_token": "DemoToken123", "ca_bundle": "DIR/cert.pem"}}'
+    "host": "https://$host:$port", "login": "$username", "password": "$password",
+    "extra": {"security_token": "$security_token", "ca_bundle": "DIR/cert.pem"}}'
 
 Admin API (no auth, not counted): ``/__admin/reset``, ``profile``, ``records/<Obj>``, ``counters``,
 ``requests``, ``faults``, ``jobs``, ``schema``, ``duplicate-rules``, ``settings``, ``sessions/expire`` (table:
@@ -53,35 +53,43 @@ import argparse
 import json
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from string import Template
 
-from .app import Config
-from .auth import Credentials
+from .auth import DEFAULT_CREDENTIALS, Credentials
+from .org import DEFAULT_DAILY_LIMIT, Config
 from .profiles import DEFAULT_PROFILE, PROFILES
-from .server import build_server
+from .server import DEFAULT_HOST, build_server
+
+DEFAULT_PORT = 8443  # the command's; from Python (start_emulator, build_server) the default is 0, a free port
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the docstring names the defaults as $placeholders (a literal dollar is $$): their values are stated once, in
+    # the modules that own them
+    defaults = {"host": DEFAULT_HOST, "port": DEFAULT_PORT, **asdict(DEFAULT_CREDENTIALS)}
     p = argparse.ArgumentParser(
         prog="rudder-sf-emulator",
-        description=__doc__,
+        description=Template(__doc__ or "").substitute(defaults),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--port", type=int, default=8443, help="TCP port; 0 picks a free one (default 8443)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port; 0 picks a free one (default %(default)s)")
+    p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
     p.add_argument("--data-dir", required=True, type=Path, help="certificate and SQLite records live here")
-    p.add_argument("--username", default="demo@example.com", help="login user name (default demo@example.com)")
-    p.add_argument("--password", default="demo-password", help="login password (default demo-password)")
+    login = DEFAULT_CREDENTIALS
+    p.add_argument("--username", default=login.username, help="login user name (default %(default)s)")
+    p.add_argument("--password", default=login.password, help="login password (default %(default)s)")
     p.add_argument(
         "--security-token",
-        default="DemoToken123",
-        help='security token appended to the password on SOAP login (default DemoToken123; "" = none needed)',
+        default=login.security_token,
+        help='security token appended to the password on SOAP login (default %(default)s; "" = none needed)',
     )
-    p.add_argument("--consumer-key", default="demo-consumer-key", help="OAuth client id (default demo-consumer-key)")
+    p.add_argument("--consumer-key", default=login.consumer_key, help="OAuth client id (default %(default)s)")
+    p.add_argument("--consumer-secret", default=login.consumer_secret, help="OAuth client secret (default %(default)s)")
     p.add_argument(
-        "--consumer-secret", default="demo-consumer-secret", help="OAuth client secret (default demo-consumer-secret)"
+        "--daily-limit", type=int, default=DEFAULT_DAILY_LIMIT, help="daily API request allowance (default %(default)s)"
     )
-    p.add_argument("--daily-limit", type=int, default=100_000, help="daily API request allowance (default 100000)")
     p.add_argument("--api-disabled", action="store_true", help="logins and data calls answer API_DISABLED_FOR_ORG")
     p.add_argument("--schema", type=Path, help="JSON file declaring custom fields and objects (format above)")
     p.add_argument(
@@ -102,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--expire-session-after", type=int, default=0, help="sessions expire after this many data calls (0 = never)"
     )
     p.add_argument(
-        "--latency-ms", type=int, default=0, help="milliseconds added to every data request (outside the app lock)"
+        "--latency-ms", type=int, default=0, help="milliseconds added to every data request (outside the org lock)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the fault random generator")
     p.add_argument("--faults", type=json.loads, default={}, help='fault settings as JSON, e.g. {"fail_every_nth": 5}')
@@ -131,7 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     config = Config(
         data_dir=args.data_dir.resolve(),
         credentials=Credentials(
-            args.username, args.password, args.security_token, args.consumer_key, args.consumer_secret
+            username=args.username,
+            password=args.password,
+            security_token=args.security_token,
+            consumer_key=args.consumer_key,
+            consumer_secret=args.consumer_secret,
         ),
         daily_limit=args.daily_limit,
         api_disabled=args.api_disabled,
@@ -143,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     server = build_server(config, args.host, args.port, args.verbose)
     signal.signal(signal.SIGTERM, _stop)
     print(
-        f"EMULATOR READY base_url={server.app.base_url} ca={config.data_dir / 'cert.pem'} data_dir={config.data_dir}",
+        f"EMULATOR READY base_url={server.org.base_url} ca={config.data_dir / 'cert.pem'} data_dir={config.data_dir}",
         flush=True,
     )
     try:
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
-        server.app.store.close()
+        server.org.store.close()
     sys.exit(0)
 
 

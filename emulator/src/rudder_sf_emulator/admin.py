@@ -22,7 +22,7 @@
                                             Bulk 2.0 pace and limits included (``bulk_rows_per_second``,
                                             ``bulk_fail_after_rows``, ``bulk_max_upload_bytes``)
 ``GET /__admin/jobs``                       every Bulk 2.0 job's info (ingest and query), as the API shows it
-``POST /__admin/schema``                    declare fields / custom objects (see ``Emulator.apply_declarations``)
+``POST /__admin/schema``                    declare fields / custom objects (see ``Org.apply_declarations``)
 ``GET /__admin/schema``                     the declarations in force
 ``GET|POST /__admin/settings``              ``daily_limit``, ``api_usage`` (used calls), ``api_disabled``,
                                             ``username``, ``password``, ``security_token``, ``consumer_key``,
@@ -33,111 +33,110 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields, replace
+from typing import Any
 
 from . import ids
-from .duplicates import parse_rules
+from .auth import Credentials
 from .http_types import Request, Response
+from .org import Org
 from .profiles import PROFILES
 from .store import Txn
 from .writes import RecordError, Writer
 
-if TYPE_CHECKING:
-    from .app import Emulator
-
-_SETTINGS = {"username", "password", "security_token", "consumer_key", "consumer_secret"}
+_CREDENTIAL_SETTINGS = frozenset(f.name for f in fields(Credentials))
 
 
-def handle_admin(app: Emulator, req: Request) -> Response:
+def handle_admin(org: Org, req: Request) -> Response:
     parts = req.path.strip("/").split("/")[1:]
     try:
         body = req.json() if req.method in {"POST", "PUT", "PATCH"} else None
-        return _route(app, req.method, parts, body)
+        return _route(org, req.method, parts, body)
     except RecordError as err:
         return Response.json(400, [err.rest_error()])
     except (ValueError, TypeError, KeyError) as err:
         return Response.json(400, {"error": str(err)})
 
 
-def _route(app: Emulator, method: str, parts: list[str], body: Any) -> Response:
+def _route(org: Org, method: str, parts: list[str], body: Any) -> Response:
     head = parts[0] if parts else ""
     if head == "reset" and method == "POST":
         body = body or {}
-        app.reset(schema=bool(body.get("schema", False)), profile=body.get("profile"))
-        return Response.json(200, {"reset": True, "profile": app.profile})
+        org.reset(schema=bool(body.get("schema", False)), profile=body.get("profile"))
+        return Response.json(200, {"reset": True, "profile": org.profile})
     if head == "profile" and method == "GET":
-        return Response.json(200, {"profile": app.profile, "profiles": sorted(PROFILES)})
+        return Response.json(200, {"profile": org.profile, "profiles": sorted(PROFILES)})
     if head == "requests" and method == "GET":
-        return Response.json(200, app.request_log.as_dict())
+        return Response.json(200, org.request_log.as_dict())
     if head == "duplicate-rules":
         if method == "POST":
-            app.schema.duplicate_rules = parse_rules(app.schema, body)
-        return Response.json(200, [rule.as_dict() for rule in app.schema.duplicate_rules])
+            org.schema.set_duplicate_rules(body)
+        return Response.json(200, [rule.as_dict() for rule in org.schema.duplicate_rules])
     if head == "records" and len(parts) == 2:
-        obj = app.schema.get(parts[1])
+        obj = org.schema.get(parts[1])
         if obj is None:
             return Response.json(404, {"error": f"unknown object {parts[1]}"})
         if method == "GET":
-            return Response.json(200, app.store.records(obj.name))
+            return Response.json(200, org.store.records(obj.name))
         if method == "POST":
             records = body.get("records") if isinstance(body, dict) else body
             if not isinstance(records, list):
                 raise ValueError("expected a list of records")
-            return Response.json(200, {"ids": seed(app, obj.name, records)})
+            return Response.json(200, {"ids": seed(org, obj.name, records)})
     if head == "counters" and method == "GET":
-        return Response.json(200, app.counters())
+        return Response.json(200, org.counters())
     if head == "faults":
         if method == "POST":
             body = dict(body or {})
             if "daily_limit" in body:
-                app.daily_limit = int(body.pop("daily_limit"))
-            app.faults.update(body)
-        return Response.json(200, app.faults.as_dict())
+                org.daily_limit = int(body.pop("daily_limit"))
+            org.faults.update(body)
+        return Response.json(200, org.faults.as_dict())
     if head == "jobs" and method == "GET" and len(parts) == 1:
-        return Response.json(200, [job.info() for job in app.jobs.values()])
+        return Response.json(200, [job.info() for job in org.jobs.values()])
     if head == "schema":
         if method == "POST":
-            names = app.apply_declarations(body)
+            names = org.apply_declarations(body)
             return Response.json(200, {"objects": names})
-        return Response.json(200, app.schema.declarations)
+        return Response.json(200, org.schema.declarations)
     if head == "settings":
         if method == "POST":
-            apply_settings(app, dict(body or {}))
+            apply_settings(org, dict(body or {}))
         return Response.json(
             200,
             {
-                "daily_limit": app.daily_limit,
-                "api_usage": app.api_used,
-                "api_disabled": app.api_disabled,
-                "username": app.credentials.username,
+                "daily_limit": org.daily_limit,
+                "api_usage": org.api_used,
+                "api_disabled": org.api_disabled,
+                "username": org.credentials.username,
             },
         )
     if head == "sessions" and parts[1:] == ["expire"] and method == "POST":
-        count = len(app.sessions)
-        app.sessions.clear()
+        count = len(org.sessions)
+        org.sessions.clear()
         return Response.json(200, {"expired": count})
     return Response.json(404, {"error": f"no admin route {method} /__admin/{'/'.join(parts)}"})
 
 
-def apply_settings(app: Emulator, body: dict[str, Any]) -> None:
+def apply_settings(org: Org, body: dict[str, Any]) -> None:
     for name, value in body.items():
         if name == "daily_limit":
-            app.daily_limit = int(value)
+            org.daily_limit = int(value)
         elif name == "api_usage":
-            app.api_used = int(value)
+            org.api_used = int(value)
         elif name == "api_disabled":
-            app.api_disabled = bool(value)
-        elif name in _SETTINGS:
-            setattr(app.credentials, name, str(value))
+            org.api_disabled = bool(value)
+        elif name in _CREDENTIAL_SETTINGS:
+            org.credentials = replace(org.credentials, **{name: str(value)})
         else:
             raise ValueError(f"unknown setting {name!r}")
 
 
-def seed(app: Emulator, obj_name: str, records: list[Any]) -> list[str]:
+def seed(org: Org, obj_name: str, records: list[Any]) -> list[str]:
     """Insert records as given (system fields allowed), fast: one SQLite transaction."""
-    obj = app.schema.get(obj_name)
+    obj = org.schema.get(obj_name)
     assert obj is not None
-    writer = Writer(app.schema, Txn(app.store))
+    writer = Writer(org.schema, Txn(org.store))
     built = []
     for values in records:
         if not isinstance(values, dict):
@@ -157,5 +156,5 @@ def seed(app: Emulator, obj_name: str, records: list[Any]) -> list[str]:
         if record_id is not None and len(record_id) == 15:
             record_id += ids.checksum(record_id)
         built.append(writer.new_record(obj, clean, record_id))
-    app.store.put_many(obj.name, built)
+    org.store.put_many(obj.name, built)
     return [str(r["Id"]) for r in built]

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
-from .writes import ORG_ID, USER_ID
+from .ids import ORG_ID, USER_ID
 
 INVALID_LOGIN = "Invalid username, password, security token; or user locked out."
 MUST_USE_TOKEN = (
@@ -26,13 +26,20 @@ MUST_USE_TOKEN = (
 API_DISABLED = "The API is not enabled for this Organization or Partner"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Credentials:
+    """Who may log in: a user (SOAP, OAuth password flow) and a connected app (OAuth). The defaults are the
+    emulator's documented demo login; the command line, its help, ``Config`` and ``EmulatorHandle`` take them from
+    ``DEFAULT_CREDENTIALS``."""
+
     username: str = "demo@example.com"
     password: str = "demo-password"
-    security_token: str = "DemoToken123"
+    security_token: str = "DemoToken123"  # SOAP logins send the password followed by it; "" needs none
     consumer_key: str = "demo-consumer-key"
     consumer_secret: str = "demo-consumer-secret"
+
+
+DEFAULT_CREDENTIALS = Credentials()
 
 
 @dataclass

@@ -12,7 +12,7 @@ Query: ``POST /jobs/query`` runs the SOQL at once (results are a snapshot of tha
 the results are paged out as CSV with ``Sforce-Locator`` / ``Sforce-NumberOfRecords`` headers.
 
 Jobs live in memory only: a restart or ``reset`` forgets them (the records they wrote stay). Every worker step runs
-under ``app.lock``, like a request, and stops as soon as its job is terminal, deleted or forgotten by a reset.
+under ``org.lock``, like a request, and stops as soon as its job is terminal, deleted or forgotten by a reset.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import soql
 from .http_types import Request, Response
+from .ids import USER_ID
+from .org import Org
+from .queries import execute_query
 from .store import Txn
-from .writes import USER_ID, RecordError, Writer, now_iso
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .writes import RecordError, Writer, now_iso
 
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 _LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
@@ -41,7 +41,7 @@ _job_numbers = itertools.count(1)
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 DELETABLE = frozenset({"UploadComplete", *TERMINAL})
 TICK_SECONDS = 0.02  # the worker's step; each step writes what the rate allows since the last one
-MAX_ROWS_PER_STEP = 2_000  # bounds how long one step holds the app lock
+MAX_ROWS_PER_STEP = 2_000  # bounds how long one step holds the org lock
 
 
 @dataclass
@@ -110,31 +110,31 @@ class Job:
 
 
 # -- routing --
-def jobs(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
+def jobs(org: Org, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
     """``parts`` is the path after ``jobs/``: ``ingest[/<id>[/...]]`` or ``query[/<id>[/results]]``."""
     kind = parts[0]
     if len(parts) == 1:
         if req.method == "POST":
-            return create_ingest_job(app, req, version) if kind == "ingest" else create_query_job(app, req, version)
+            return create_ingest_job(org, req, version) if kind == "ingest" else create_query_job(org, req, version)
         if req.method == "GET":
-            records = [j.info() for j in app.jobs.values() if j.kind == kind]
+            records = [j.info() for j in org.jobs.values() if j.kind == kind]
             return Response.json(200, {"done": True, "records": records, "nextRecordsUrl": None})
         return _not_found()
-    job = app.jobs.get(parts[1])
+    job = org.jobs.get(parts[1])
     if job is None or job.kind != kind:
         return _not_found()
     rest = [p.lower() for p in parts[2:]]
     if not rest and req.method == "GET":
         return Response.json(200, job.info())
     if not rest and req.method == "PATCH":
-        return change_state(app, job, req)
+        return change_state(org, job, req)
     if not rest and req.method == "DELETE":
         if job.state not in DELETABLE:
             return Response.error(400, "INVALIDJOBSTATE", f"Job {job.id} cannot be deleted in state {job.state}")
-        del app.jobs[job.id]
+        del org.jobs[job.id]
         return Response.empty()
     if kind == "ingest":
-        return _ingest_resource(app, job, req, rest)
+        return _ingest_resource(org, job, req, rest)
     if rest == ["results"] and req.method == "GET":
         return query_results(job, req, version)
     return _not_found()
@@ -144,11 +144,11 @@ def _not_found() -> Response:
     return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def _ingest_resource(app: Emulator, job: Job, req: Request, rest: list[str]) -> Response:
+def _ingest_resource(org: Org, job: Job, req: Request, rest: list[str]) -> Response:
     if rest == ["batches"] and req.method == "PUT":
         if job.state != "Open":
             return Response.error(409, "INVALIDJOBSTATE", f"Job {job.id} is not open for uploads: {job.state}")
-        limit = app.faults.bulk_max_upload_bytes
+        limit = org.faults.bulk_max_upload_bytes
         if len(req.body) > limit:
             return Response.error(
                 400, "INVALIDBATCH", f"Upload of {len(req.body)} bytes exceeds the maximum of {limit} bytes per request"
@@ -166,16 +166,16 @@ def _ingest_resource(app: Emulator, job: Job, req: Request, rest: list[str]) -> 
     return _csv(job.header, job.unprocessed)
 
 
-def change_state(app: Emulator, job: Job, req: Request) -> Response:
+def change_state(org: Org, job: Job, req: Request) -> Response:
     target = (req.json() or {}).get("state")
     if target == "UploadComplete" and job.kind == "ingest" and job.state == "Open":
-        _parse_upload(app, job)
+        _parse_upload(org, job)
         job.state = "UploadComplete"
-        job.fail_after = app.faults.bulk_fail_after_rows
-        start_worker(app, job)
+        job.fail_after = org.faults.bulk_fail_after_rows
+        start_worker(org, job)
     elif target == "Aborted" and job.state in {"Open", "UploadComplete", "InProgress"}:
         if job.kind == "ingest" and not job.parsed:
-            _parse_upload(app, job, note=False)  # an aborted open job lists what was uploaded as unprocessed
+            _parse_upload(org, job, note=False)  # an aborted open job lists what was uploaded as unprocessed
         _finish(job, "Aborted")
     else:
         return Response.error(400, "INVALIDJOBSTATE", f"Cannot change state from {job.state} to {target}")
@@ -199,9 +199,9 @@ def _new_id() -> str:
     return f"7508Z{next(_job_numbers):010d}AAA"
 
 
-def create_ingest_job(app: Emulator, req: Request, version: str) -> Response:
+def create_ingest_job(org: Org, req: Request, version: str) -> Response:
     body = req.json() or {}
-    obj = app.schema.get(str(body.get("object", "")))
+    obj = org.schema.get(str(body.get("object", "")))
     operation = body.get("operation")
     if obj is None:
         return Response.error(400, "INVALIDENTITY", f"Entity '{body.get('object')}' is not supported by the Bulk API.")
@@ -209,7 +209,7 @@ def create_ingest_job(app: Emulator, req: Request, version: str) -> Response:
         return Response.error(400, "INVALIDJOB", f"Invalid operation: {operation}")
     external = body.get("externalIdFieldName")
     if operation == "upsert":
-        Writer(app.schema, Txn(app.store)).external_field(obj, str(external or ""))
+        Writer(org.schema, Txn(org.store)).external_field(obj, str(external or ""))
     options = _common_options(body)
     if isinstance(options, Response):
         return options
@@ -223,13 +223,11 @@ def create_ingest_job(app: Emulator, req: Request, version: str) -> Response:
         line_ending=options[1],
         version=version,
     )
-    app.jobs[job.id] = job
+    org.jobs[job.id] = job
     return Response.json(200, job.info())
 
 
-def create_query_job(app: Emulator, req: Request, version: str) -> Response:
-    from .rest import execute_query  # rest imports this module lazily; keep the cycle out of import time
-
+def create_query_job(org: Org, req: Request, version: str) -> Response:
     body = req.json() or {}
     operation = body.get("operation", "query")
     if operation not in {"query", "queryAll"}:
@@ -244,10 +242,10 @@ def create_query_job(app: Emulator, req: Request, version: str) -> Response:
         parsed = soql.parse(text)
         if parsed.count or parsed.offset:
             return Response.error(400, "INVALIDJOB", "COUNT() and OFFSET are not supported by Bulk API 2.0 queries")
-        result = execute_query(app, text, version, Txn(app.store), operation == "queryAll", batch=2**62)
+        result = execute_query(org, text, version, Txn(org.store), operation == "queryAll", batch=2**62)
     except soql.SoqlError as err:
         return Response.error(404 if err.code == "INVALID_TYPE" else 400, err.code, err.message)
-    obj = app.schema.get(parsed.sobject)
+    obj = org.schema.get(parsed.sobject)
     assert obj is not None
     records: list[dict[str, Any]] = result["records"]
     header = [name for name in (records[0] if records else {}) if name != "attributes"]
@@ -268,9 +266,9 @@ def create_query_job(app: Emulator, req: Request, version: str) -> Response:
         header=header,
         rows=[[_cell(r.get(name)) for name in header] for r in records],
     )
-    job.fail_after = app.faults.bulk_fail_after_rows
-    app.jobs[job.id] = job
-    start_worker(app, job)
+    job.fail_after = org.faults.bulk_fail_after_rows
+    org.jobs[job.id] = job
+    start_worker(org, job)
     return Response.json(200, job.info())
 
 
@@ -282,7 +280,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _parse_upload(app: Emulator, job: Job, note: bool = True) -> None:
+def _parse_upload(org: Org, job: Job, note: bool = True) -> None:
     """Split the uploaded CSV into header and rows (once); ``note`` it in the request log."""
     job.parsed = True
     try:
@@ -298,21 +296,21 @@ def _parse_upload(app: Emulator, job: Job, note: bool = True) -> None:
     if not note:
         return
     operation = {"insert": "create"}.get(job.operation, job.operation)
-    app.request_log.note(app.schema, job.object, operation, job.header, records=len(job.rows))
+    org.request_log.note(org.schema, job.object, operation, job.header, records=len(job.rows))
 
 
 # -- processing --
-def start_worker(app: Emulator, job: Job) -> None:
-    threading.Thread(target=_work, args=(app, job), name=f"bulk-{job.id}", daemon=True).start()
+def start_worker(org: Org, job: Job) -> None:
+    threading.Thread(target=_work, args=(org, job), name=f"bulk-{job.id}", daemon=True).start()
 
 
-def _work(app: Emulator, job: Job) -> None:
+def _work(org: Org, job: Job) -> None:
     budget = 0.0
     last = time.monotonic()
     while True:
         time.sleep(TICK_SECONDS)
-        with app.lock:
-            if app.jobs.get(job.id) is not job or job.state in TERMINAL:
+        with org.lock:
+            if org.jobs.get(job.id) is not job or job.state in TERMINAL:
                 return  # aborted, deleted, or forgotten by a reset
             now = time.monotonic()
             if job.state == "UploadComplete":
@@ -320,20 +318,20 @@ def _work(app: Emulator, job: Job) -> None:
                 if job.error_message is not None:  # the upload could not be read
                     _finish(job, "Failed")
                 continue
-            budget += app.faults.bulk_rows_per_second * (now - last)
+            budget += org.faults.bulk_rows_per_second * (now - last)
             last = now
             allowed = min(int(budget), MAX_ROWS_PER_STEP)
             budget = min(budget - allowed, float(MAX_ROWS_PER_STEP))  # no burst after a long wait for the lock
-            step(app, job, allowed)
+            step(org, job, allowed)
 
 
-def step(app: Emulator, job: Job, allowed: int) -> None:
+def step(org: Org, job: Job, allowed: int) -> None:
     """Process up to ``allowed`` more rows of a job in progress; finish it when nothing is left."""
     end = min(len(job.rows), job.done + allowed)
     if job.fail_after:
         end = min(end, job.fail_after)
     if job.kind == "ingest" and end > job.done:
-        _write_rows(app, job, end)
+        _write_rows(org, job, end)
     job.done = end
     if job.fail_after and job.done >= job.fail_after and job.done < len(job.rows):
         job.error_message = (
@@ -350,10 +348,10 @@ def _finish(job: Job, state: str) -> None:
     job.finished = time.monotonic()
 
 
-def _write_rows(app: Emulator, job: Job, end: int) -> None:
-    obj = app.schema.get(job.object)
+def _write_rows(org: Org, job: Job, end: int) -> None:
+    obj = org.schema.get(job.object)
     assert obj is not None
-    txn = Txn(app.store)
+    txn = Txn(org.store)
     for row in job.rows[job.done : end]:
         values: dict[str, Any] = {}
         for name, value in zip(job.header, row, strict=False):
@@ -362,7 +360,7 @@ def _write_rows(app: Emulator, job: Job, end: int) -> None:
             elif value != "":
                 values[name] = value
         one = Txn(txn)
-        writer = Writer(app.schema, one, version=job.version, csv=True)  # no duplicate header in Bulk 2.0
+        writer = Writer(org.schema, one, version=job.version, csv=True)  # no duplicate header in Bulk 2.0
         try:
             created = False
             if job.operation == "insert":

@@ -14,12 +14,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
+
+from .auth import DEFAULT_CREDENTIALS
 
 READY_PREFIX = "EMULATOR READY "
 
@@ -29,11 +31,11 @@ class EmulatorHandle:
     base_url: str
     ca_path: str
     data_dir: str
-    username: str = "demo@example.com"
-    password: str = "demo-password"
-    security_token: str = "DemoToken123"
-    consumer_key: str = "demo-consumer-key"
-    consumer_secret: str = "demo-consumer-secret"
+    username: str = DEFAULT_CREDENTIALS.username
+    password: str = DEFAULT_CREDENTIALS.password
+    security_token: str = DEFAULT_CREDENTIALS.security_token
+    consumer_key: str = DEFAULT_CREDENTIALS.consumer_key
+    consumer_secret: str = DEFAULT_CREDENTIALS.consumer_secret
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
     _http: requests.Session | None = field(default=None, repr=False)
 
@@ -200,12 +202,9 @@ def start_emulator(
         base_url=fields_["base_url"],
         ca_path=fields_["ca"],
         data_dir=fields_.get("data_dir", str(data_dir)),
-        username=flags.get("username", "demo@example.com"),
-        password=flags.get("password", "demo-password"),
-        security_token=flags.get("security_token", "DemoToken123"),
-        consumer_key=flags.get("consumer_key", "demo-consumer-key"),
-        consumer_secret=flags.get("consumer_secret", "demo-consumer-secret"),
         process=proc,
+        # the login the emulator was started with: the flags that set one, the defaults for the others
+        **{name: flags.get(name, default) for name, default in asdict(DEFAULT_CREDENTIALS).items()},
     )
     try:
         yield handle

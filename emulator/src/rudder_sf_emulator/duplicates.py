@@ -6,6 +6,8 @@ A create on ``object`` matches when every ``match_fields`` value is non-empty an
 same field of one or more live ``match_object`` records. Exact matching stands in for Salesforce's fuzzy engine
 so that tests are predictable.
 
+Declarations are checked against the objects and fields of the org by ``Schema.set_duplicate_rules``.
+
 Only records already saved before the request count: as in Salesforce, records created by the same request
 (one Collections call, one Composite call, one Bulk job) are not compared with each other.
 """
@@ -13,15 +15,12 @@ Only records already saved before the request count: as in Salesforce, records c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .store import Record, Store, norm
 
-if TYPE_CHECKING:
-    from .schema import Schema
-
 DEFAULT_MESSAGE = "Use one of these records?"
-_RULE_KEYS = {"name", "object", "action", "match_object", "match_fields", "match_rule", "message"}
+RULE_KEYS = frozenset({"name", "object", "action", "match_object", "match_fields", "match_rule", "message"})
 
 
 @dataclass(frozen=True)
@@ -44,47 +43,6 @@ class DuplicateRule:
             "match_rule": self.match_rule,
             "message": self.message,
         }
-
-
-def parse_rules(schema: Schema, raw: Any) -> list[DuplicateRule]:
-    """Validate rule declarations against the schema (names become canonical); raises ``ValueError``."""
-    if isinstance(raw, dict) and "rules" in raw:
-        raw = raw["rules"]
-    if not isinstance(raw, list):
-        raise ValueError("duplicate rules must be a list")
-    rules = []
-    for item in raw:
-        if not isinstance(item, dict) or set(item) - _RULE_KEYS:
-            raise ValueError(f"a duplicate rule is an object with keys {sorted(_RULE_KEYS)}: {item!r}")
-        obj, target = schema.get(str(item.get("object", ""))), schema.get(str(item.get("match_object", "")))
-        if obj is None or target is None:
-            raise ValueError(f"duplicate rule {item.get('name')!r}: unknown object or match_object")
-        if item.get("action") not in {"alert", "block"}:
-            raise ValueError(f"duplicate rule {item.get('name')!r}: action must be 'alert' or 'block'")
-        names = item.get("match_fields")
-        if not isinstance(names, list) or not names:
-            raise ValueError(f"duplicate rule {item.get('name')!r}: match_fields must be a non-empty list")
-        fields = []
-        for name in names:
-            mine, theirs = obj.any_field(str(name)), target.any_field(str(name))
-            if mine is None or theirs is None:
-                raise ValueError(f"duplicate rule {item.get('name')!r}: {name} is not a field of both objects")
-            fields.append(mine.name)
-        rule_name = str(item.get("name") or "")
-        if not rule_name:
-            raise ValueError("a duplicate rule needs a name")
-        rules.append(
-            DuplicateRule(
-                name=rule_name,
-                object=obj.name,
-                action=str(item["action"]),
-                match_object=target.name,
-                match_fields=tuple(fields),
-                match_rule=str(item.get("match_rule") or f"{target.name}_Match_Rule"),
-                message=str(item.get("message") or DEFAULT_MESSAGE),
-            )
-        )
-    return rules
 
 
 def allow_save(header: str | None) -> bool:

@@ -9,6 +9,11 @@ _ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _CHECKSUM_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_RE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$")
 
+# The emulated org and its one user (the integration user everyone logs in as): the owner and creator of records
+# and jobs, and the ids a login answers with.
+ORG_ID = "00D8Z0000000001AAA"
+USER_ID = "0058Z0000000001AAA"
+
 
 def checksum(id15: str) -> str:
     """The 3-character suffix that encodes the case of the 15-character id."""

@@ -1,21 +1,18 @@
-"""The REST data endpoints under ``/services/data/vXX.X/`` (Bulk 2.0 lives in ``bulk.py``)."""
+"""The REST data endpoints under ``/services/data/vXX.X/`` (queries live in ``queries.py``, Bulk 2.0 in ``bulk.py``)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import duplicates, soql
+from . import bulk, duplicates, queries
 from .http_types import Request, Response
+from .org import Org
 from .schema import ObjectSpec
 from .store import Txn
 from .writes import RecordError, Writer
-
-if TYPE_CHECKING:
-    from .app import Emulator
 
 MAX_COLLECTION = 200
 MAX_COMPOSITE = 25
@@ -24,27 +21,16 @@ ROLLED_BACK = {
     "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
-_cursor_numbers = itertools.count(1)
 
 
-def invalid_type(name: str) -> RecordError:
-    return RecordError(
-        "INVALID_TYPE",
-        f"sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to append"
-        " the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
-        [],
-        404,
-    )
-
-
-def get_object(app: Emulator, name: str) -> ObjectSpec:
-    obj = app.schema.get(name)
+def get_object(org: Org, name: str) -> ObjectSpec:
+    obj = org.schema.get(name)
     if obj is None:
-        raise invalid_type(name)
+        raise queries.invalid_type(name)
     return obj
 
 
-def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> Response:
+def dispatch(org: Org, req: Request, version: str, sub: str, txn: Txn) -> Response:
     """Route one data request (``sub`` is the path after ``/services/data/vXX.X/``)."""
     parts = [unquote(p) for p in sub.strip("/").split("/")] if sub.strip("/") else []
     method = req.method
@@ -53,22 +39,19 @@ def dispatch(app: Emulator, req: Request, version: str, sub: str, txn: Txn) -> R
             return Response.json(200, resources(version))
         head = parts[0]
         if head == "limits":
-            return Response.json(200, app.limits())
+            return Response.json(200, org.limits())
         if head in {"query", "queryAll"}:
             if len(parts) == 2:
-                return query_more(app, parts[1])
-            return run_query(app, req, version, txn, include_deleted=head == "queryAll")
+                return queries.query_more(org, parts[1])
+            return queries.run_query(org, req, version, txn, include_deleted=head == "queryAll")
         if head == "sobjects":
-            return sobjects(app, req, version, parts[1:], txn)
+            return sobjects(org, req, version, parts[1:], txn)
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
-            return collections(app, req, version, parts[2:], txn)
+            return collections(org, req, version, parts[2:], txn)
         if head == "composite" and len(parts) == 1 and method == "POST":
-            return composite(app, req, version, txn)
+            return composite(org, req, version, txn)
         if head == "jobs" and len(parts) >= 2 and parts[1] in {"ingest", "query"}:
-            from .bulk import jobs
-
-            response: Response = jobs(app, req, version, parts[1:], txn)
-            return response
+            return bulk.jobs(org, req, version, parts[1:], txn)
     except RecordError as err:
         if err.parser_message is not None:  # a wrong JSON type fails the whole single-record request
             return Response.error(400, "JSON_PARSER_ERROR", err.parser_message)
@@ -84,103 +67,13 @@ def resources(version: str) -> dict[str, str]:
     return {name: f"{base}/{name}" for name in names}
 
 
-# -- query --
-def _render(record: dict[str, Any], obj: ObjectSpec, fields: list[str], version: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{record['Id']}"}
-    }
-    for name in fields:
-        out[name] = record.get(name)
-    return out
-
-
-def run_query(app: Emulator, req: Request, version: str, txn: Txn, include_deleted: bool) -> Response:
-    text = req.query.get("q")
-    if text is None:
-        return Response.error(400, "MALFORMED_QUERY", "A query string has to be specified")
-    try:
-        return Response.json(200, execute_query(app, text, version, txn, include_deleted, _batch_size(req)))
-    except soql.SoqlError as err:
-        status = 404 if err.code == "INVALID_TYPE" else 400
-        return Response.error(status, err.code, err.message)
-
-
-def _batch_size(req: Request) -> int:
-    match = re.search(r"batchSize\s*=\s*(\d+)", req.header("sforce-query-options") or "")
-    return max(200, min(2000, int(match.group(1)))) if match else 2000
-
-
-def execute_query(
-    app: Emulator, text: str, version: str, txn: Txn, include_deleted: bool = False, batch: int = 2000
-) -> dict[str, Any]:
-    query = soql.parse(text)
-    obj = app.schema.get(query.sobject)
-    if obj is None:
-        raise soql.SoqlError("INVALID_TYPE", invalid_type(query.sobject).message)
-
-    def resolve(name: str) -> str:
-        spec = obj.field(name)
-        if spec is None:
-            raise soql.SoqlError(
-                "INVALID_FIELD",
-                f"No such column '{name}' on entity '{obj.name}'. If you are attempting to use a custom field, be"
-                " sure to append the '__c' after the custom field name. Please reference your WSDL or the describe"
-                " call for the appropriate names.",
-            )
-        return spec.name
-
-    fields = [resolve(f) for f in query.fields]
-    predicate = soql.compile_where(query.where, resolve)
-    hint = soql.index_hint(query.where, resolve)
-    if hint is not None:
-        keys: set[str] = set()
-        for value in hint[1]:
-            keys.update(txn.find_by(obj.name, hint[0], value))
-        seqs = txn.store.seqs
-        candidates = [r for k in sorted(keys, key=lambda k: seqs.get(k, 0)) if (r := txn.get(obj.name, k))]
-    else:
-        candidates = txn.records(obj.name)
-    matched = [r for r in candidates if (include_deleted or not r.get("IsDeleted")) and predicate(r)]
-    if query.order_by:
-        matched = soql.sort_records(matched, tuple((resolve(f), d, n) for f, d, n in query.order_by))
-    matched = matched[query.offset :]
-    if query.limit is not None:
-        matched = matched[: query.limit]
-    if query.count:
-        return {"totalSize": len(matched), "done": True, "records": []}
-    rendered = [_render(r, obj, fields, version) for r in matched]
-    return page(app, rendered, 0, batch, version)
-
-
-def page(app: Emulator, rendered: list[dict[str, Any]], start: int, batch: int, version: str) -> dict[str, Any]:
-    chunk = rendered[start : start + batch]
-    result: dict[str, Any] = {"totalSize": len(rendered), "done": start + batch >= len(rendered), "records": chunk}
-    if not result["done"]:
-        cursor = f"01g8Z{next(_cursor_numbers):010d}AAA"
-        app.cursors[cursor] = (rendered, batch, version)
-        while len(app.cursors) > 200:
-            app.cursors.pop(next(iter(app.cursors)))
-        result["nextRecordsUrl"] = f"/services/data/v{version}/query/{cursor}-{start + batch}"
-    return result
-
-
-def query_more(app: Emulator, locator: str) -> Response:
-    cursor, _, start = locator.partition("-")
-    found = app.cursors.get(cursor)
-    if found is None or not start.isdigit():
-        return Response.error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-    rendered, batch, version = found
-    result = page(app, rendered, int(start), batch, version)
-    return Response.json(200, result)
-
-
 # -- single-record sObject resources --
-def writer_for(app: Emulator, req: Request, txn: Txn, version: str) -> Writer:
+def writer_for(org: Org, req: Request, txn: Txn, version: str) -> Writer:
     """A writer for one write request, honouring (and counting) ``Sforce-Duplicate-Rule-Header``."""
     allowed = duplicates.allow_save(req.header("sforce-duplicate-rule-header"))
     if allowed:
-        app.request_log.allow_save_requests += 1
-    return Writer(app.schema, txn, allow_save=allowed, version=version)
+        org.request_log.allow_save_requests += 1
+    return Writer(org.schema, txn, allow_save=allowed, version=version)
 
 
 def _write_operation(method: str, parts: list[str]) -> str | None:
@@ -192,26 +85,26 @@ def _write_operation(method: str, parts: list[str]) -> str | None:
     return "delete" if method == "DELETE" and len(parts) == 2 else None
 
 
-def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
+def sobjects(org: Org, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
     if not parts:
         return Response.json(
             200,
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [describe_object(o, version, short=True) for o in app.schema.objects.values()],
+                "sobjects": [describe_object(o, version, short=True) for o in org.schema.objects.values()],
             },
         )
-    obj = get_object(app, parts[0])
+    obj = get_object(org, parts[0])
     method = req.method
     body: Any = None
     operation = _write_operation(method, parts)
     if operation is not None:
-        writer = writer_for(app, req, txn, version)
+        writer = writer_for(org, req, txn, version)
         body = req.json() if method != "DELETE" else None
-        app.request_log.note_body(app.schema, obj.name, operation, body)
+        org.request_log.note_body(org.schema, obj.name, operation, body)
     else:
-        writer = Writer(app.schema, txn, version=version)
+        writer = Writer(org.schema, txn, version=version)
     if len(parts) == 1:
         if method == "POST":
             new_id = writer.create(obj, body)
@@ -228,7 +121,7 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
                 if not wanted
                 else [_field_or_error(obj, n.strip()) for n in wanted.split(",")]
             )
-            return Response.json(200, _render(record, obj, names, version))
+            return Response.json(200, queries.render(record, obj, names, version))
         if method == "PATCH":
             writer.update(obj, parts[1], body)
             return Response.empty()
@@ -266,7 +159,7 @@ def sobjects(app: Emulator, req: Request, version: str, parts: list[str], txn: T
                 return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
             if len(live) > 1:
                 return Response.json(300, [f"/services/data/v{version}/sobjects/{obj.name}/{r['Id']}" for r in live])
-            return Response.json(200, _render(live[0], obj, [s.name for s in obj.visible()], version))
+            return Response.json(200, queries.render(live[0], obj, [s.name for s in obj.visible()], version))
     return Response.error(404, "NOT_FOUND", "The requested resource does not exist")
 
 
@@ -307,7 +200,7 @@ def describe_object(obj: ObjectSpec, version: str, short: bool = False) -> dict[
 
 
 # -- sObject Collections --
-def collections(app: Emulator, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
+def collections(org: Org, req: Request, version: str, parts: list[str], txn: Txn) -> Response:
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         return Response.error(400, "JSON_PARSER_ERROR", "Request body must be an object with a 'records' list")
@@ -323,16 +216,16 @@ def collections(app: Emulator, req: Request, version: str, parts: list[str], txn
         op = "update"
     elif req.method == "PATCH" and len(parts) == 2:
         op = "upsert"
-        get_object(app, parts[0])
-        Writer(app.schema, txn).external_field(get_object(app, parts[0]), parts[1])
+        get_object(org, parts[0])
+        Writer(org.schema, txn).external_field(get_object(org, parts[0]), parts[1])
     else:
         return Response.error(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed.")
-    writer = writer_for(app, req, txn, version)
-    return Response.json(200, write_collection(app, op, records, all_or_none, txn, parts, writer))
+    writer = writer_for(org, req, txn, version)
+    return Response.json(200, write_collection(org, op, records, all_or_none, txn, parts, writer))
 
 
 def write_collection(
-    app: Emulator, op: str, records: list[Any], all_or_none: bool, txn: Txn, parts: list[str], base: Writer
+    org: Org, op: str, records: list[Any], all_or_none: bool, txn: Txn, parts: list[str], base: Writer
 ) -> list[dict[str, Any]]:
     batch = Txn(txn)
     results: list[dict[str, Any]] = []
@@ -351,9 +244,9 @@ def write_collection(
                     raise RecordError("INVALID_TYPE", f"The object type {type_name} does not match the URI", [])
             if not type_name:
                 raise RecordError("INVALID_TYPE", "sObject type must be specified in attributes", [])
-            app.request_log.note_body(app.schema, type_name, op, record)
-            obj = get_object(app, type_name)
-            if app.faults.lock_row():
+            org.request_log.note_body(org.schema, type_name, op, record)
+            obj = get_object(org, type_name)
+            if org.faults.lock_row():
                 rid = record.get("Id") or record.get("id") or ""
                 raise RecordError(
                     "UNABLE_TO_LOCK_ROW",
@@ -361,7 +254,7 @@ def write_collection(
                     [],
                 )
             one = Txn(batch)
-            writer = Writer(app.schema, one, allow_save=base.allow_save, version=base.version)
+            writer = Writer(org.schema, one, allow_save=base.allow_save, version=base.version)
             if op == "create":
                 result = {"id": writer.create(obj, record), "success": True, "errors": []}
             elif op == "update":
@@ -420,7 +313,7 @@ def _substitute(value: Any, refs: dict[str, Any]) -> Any:
     return value
 
 
-def composite(app: Emulator, req: Request, version: str, txn: Txn) -> Response:
+def composite(org: Org, req: Request, version: str, txn: Txn) -> Response:
     body = req.json()
     subs = body.get("compositeRequest") if isinstance(body, dict) else None
     if not isinstance(subs, list) or not subs:
@@ -468,7 +361,7 @@ def composite(app: Emulator, req: Request, version: str, txn: Txn) -> Response:
                 body=json.dumps(sub_body).encode() if sub_body is not None else b"",
                 headers={k.lower(): str(v) for k, v in (sub.get("httpHeaders") or {}).items()},
             )
-            resp = dispatch(app, sub_req, match.group(1), match.group(2), one)
+            resp = dispatch(org, sub_req, match.group(1), match.group(2), one)
             if resp.status < 400:
                 one.commit()
         headers = {}

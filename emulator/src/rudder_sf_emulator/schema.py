@@ -54,7 +54,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .duplicates import DuplicateRule, parse_rules
+from .duplicates import DEFAULT_MESSAGE, RULE_KEYS, DuplicateRule
 from .profiles import DEFAULT_PROFILE, Profile, get_profile
 from .standard import ADDRESS, STANDARD_OBJECTS, SYSTEM
 
@@ -353,10 +353,51 @@ class Schema:
             self.profile = get_profile(profile)
         self.objects = {name.lower(): standard_object(name, self.profile) for name in STANDARD_OBJECTS}
         self.declarations = []
-        self.duplicate_rules = parse_rules(self, list(self.profile.duplicate_rules))
+        self.set_duplicate_rules(list(self.profile.duplicate_rules))
 
     def get(self, name: str) -> ObjectSpec | None:
         return self.objects.get(name.lower())
+
+    def set_duplicate_rules(self, raw: Any) -> None:
+        """Put rule declarations (format: ``duplicates.py``) in force, their object and field names made canonical.
+        Raises ``ValueError`` on the first bad one, leaving the rules in force as they were."""
+        if isinstance(raw, dict) and "rules" in raw:
+            raw = raw["rules"]
+        if not isinstance(raw, list):
+            raise ValueError("duplicate rules must be a list")
+        rules = []
+        for item in raw:
+            if not isinstance(item, dict) or set(item) - RULE_KEYS:
+                raise ValueError(f"a duplicate rule is an object with keys {sorted(RULE_KEYS)}: {item!r}")
+            obj, target = self.get(str(item.get("object", ""))), self.get(str(item.get("match_object", "")))
+            if obj is None or target is None:
+                raise ValueError(f"duplicate rule {item.get('name')!r}: unknown object or match_object")
+            if item.get("action") not in {"alert", "block"}:
+                raise ValueError(f"duplicate rule {item.get('name')!r}: action must be 'alert' or 'block'")
+            names = item.get("match_fields")
+            if not isinstance(names, list) or not names:
+                raise ValueError(f"duplicate rule {item.get('name')!r}: match_fields must be a non-empty list")
+            fields = []
+            for name in names:
+                mine, theirs = obj.any_field(str(name)), target.any_field(str(name))
+                if mine is None or theirs is None:
+                    raise ValueError(f"duplicate rule {item.get('name')!r}: {name} is not a field of both objects")
+                fields.append(mine.name)
+            rule_name = str(item.get("name") or "")
+            if not rule_name:
+                raise ValueError("a duplicate rule needs a name")
+            rules.append(
+                DuplicateRule(
+                    name=rule_name,
+                    object=obj.name,
+                    action=str(item["action"]),
+                    match_object=target.name,
+                    match_fields=tuple(fields),
+                    match_rule=str(item.get("match_rule") or f"{target.name}_Match_Rule"),
+                    message=str(item.get("message") or DEFAULT_MESSAGE),
+                )
+            )
+        self.duplicate_rules = rules
 
     def by_prefix(self, prefix: str) -> ObjectSpec | None:
         for obj in self.objects.values():

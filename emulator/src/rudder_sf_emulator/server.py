@@ -1,4 +1,4 @@
-"""HTTPS serving: a threading HTTP/1.1 server with TLS on loopback, handing requests to ``Emulator.handle``."""
+"""HTTPS serving: a threading HTTP/1.1 server with TLS on loopback, handing requests to ``app.handle``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .app import Config, Emulator
+from . import app
 from .certs import ensure_certificate
 from .http_types import Request, Response
+from .org import Config, Org
+
+DEFAULT_HOST = "127.0.0.1"  # loopback: the emulator has demo passwords and is for this machine only
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -30,15 +33,15 @@ class _Handler(BaseHTTPRequestHandler):
             sys.stderr.write("emulator: " + (format % args) + "\n")
 
     def _serve(self) -> None:
-        # the whole exchange counts, outside the app lock, so that concurrent clients are visible as such
+        # the whole exchange counts, outside the org lock, so that concurrent clients are visible as such
         data = self.path.startswith("/services/data/v")
         if data:
-            self.server.app.enter_data_request()
+            self.server.org.enter_data_request()
         try:
             self._exchange()
         finally:
             if data:
-                self.server.app.leave_data_request()
+                self.server.org.leave_data_request()
 
     def _exchange(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -52,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
         )
         try:
-            resp = self.server.app.handle(req, self.path)
+            resp = app.handle(self.server.org, req, self.path)
         except Exception as exc:  # a bug in the emulator must not kill the connection silently
             resp = Response.error(500, "UNKNOWN_EXCEPTION", f"emulator error: {type(exc).__name__}: {exc}")
             if self.server.verbose:
@@ -77,9 +80,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: Emulator, context: ssl.SSLContext, verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], org: Org, context: ssl.SSLContext, verbose: bool) -> None:
         super().__init__(address, _Handler)
-        self.app = app
+        self.org = org
         self.verbose = verbose
         self.context = context
 
@@ -100,11 +103,11 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def build_server(config: Config, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> _Server:
+def build_server(config: Config, host: str = DEFAULT_HOST, port: int = 0, verbose: bool = False) -> _Server:
     cert, key = ensure_certificate(Path(config.data_dir))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
-    app = Emulator(config)
-    server = _Server((host, port), app, context, verbose)
-    app.base_url = f"https://{host}:{server.server_address[1]}"
+    org = Org(config)
+    server = _Server((host, port), org, context, verbose)
+    org.base_url = f"https://{host}:{server.server_address[1]}"
     return server

@@ -253,18 +253,18 @@ class _Parser:
         return Query(tuple(fields), sobject, where, tuple(order), limit, offset, count)
 
     def or_expr(self) -> Comparison | BoolOp:
-        parts = [self.and_expr()]
-        while self.is_kw("or"):
-            self.pos += 1
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else BoolOp("or", tuple(parts))
+        return self._joined("or", self.and_expr)  # AND binds tighter than OR
 
     def and_expr(self) -> Comparison | BoolOp:
-        parts = [self.not_expr()]
-        while self.is_kw("and"):
+        return self._joined("and", self.not_expr)
+
+    def _joined(self, keyword: str, operand: Callable[[], Comparison | BoolOp]) -> Comparison | BoolOp:
+        """``operand (keyword operand)*``: the lone operand, or one ``BoolOp`` over all of them."""
+        parts = [operand()]
+        while self.is_kw(keyword):
             self.pos += 1
-            parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else BoolOp(keyword, tuple(parts))
 
     def not_expr(self) -> Comparison | BoolOp:
         if self.is_kw("not"):

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import duplicates, ids
+from .ids import USER_ID
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldSpec, ObjectSpec, Schema
 from .store import Record, Txn
-
-USER_ID = "0058Z0000000001AAA"
-ORG_ID = "00D8Z0000000001AAA"
 
 _EMAIL_RE = re.compile(r"^(?!\.)[^\s@\"(),:;<>\[\]\\]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}$", re.UNICODE)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
