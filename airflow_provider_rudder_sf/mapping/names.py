@@ -13,7 +13,12 @@ _MAX_CUSTOM_FIELD_BASE = 40
 
 def is_api_name(name: object) -> bool:
     """An sObject or field API name: a letter, then letters, digits and underscores."""
-    return isinstance(name, str) and _API_NAME.fullmatch(name) is not None
+    return isinstance(name, str) and _is_api_name_text(name)
+
+
+@lru_cache(maxsize=4096)  # every record of a run repeats the same few field names
+def _is_api_name_text(name: str) -> bool:
+    return _API_NAME.fullmatch(name) is not None
 
 
 def is_record_id(value: object) -> bool:

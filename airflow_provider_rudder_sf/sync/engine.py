@@ -113,7 +113,7 @@ def run_sync(
     summary = summary if summary is not None else SyncSummary(dry_run=dry_run)
     decode = msgspec.json.Decoder().decode
     check_field_map(writer, options)
-    with Spool(options, decode, memory_limit=memory_limit, partitions=partitions) as spool:
+    with Spool(memory_limit=memory_limit, partitions=partitions) as spool:
         with _gc_paused():
             emails: set[str] | None = set() if options.allows("Lead") else None
             _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails)

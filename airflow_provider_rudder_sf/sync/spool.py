@@ -23,12 +23,12 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import msgspec
 
-from airflow_provider_rudder_sf.mapping import IdentifyEvent, MappingOptions, classify, record_key, shard_of
-from airflow_provider_rudder_sf.mapping.events import Decode
+from airflow_provider_rudder_sf.mapping import IdentifyEvent, record_key, shard_of
+from airflow_provider_rudder_sf.mapping.model import Target
 
 Entry = tuple[IdentifyEvent, str]
 
@@ -120,8 +120,6 @@ class Spool:
 
     def __init__(
         self,
-        options: MappingOptions,
-        decode: Decode,
         *,
         memory_limit: int = 50_000,
         partitions: int = 32,
@@ -130,8 +128,6 @@ class Spool:
     ):
         if memory_limit < 1 or partitions < 1 or memory_bytes < 1:
             raise ValueError("memory_limit, memory_bytes and partitions must be positive")
-        self._options = options
-        self._decode = decode
         self._memory_limit = memory_limit
         self._memory_bytes_limit = memory_bytes
         self._partitions = partitions
@@ -179,8 +175,9 @@ class Spool:
         self._memory_bytes = 0
 
     def _write(self, event: IdentifyEvent, origin: str) -> None:
-        raw: Any = event.raw
-        entry = {"s": event.seq, "o": origin, "t" if isinstance(raw, str) else "d": raw}
+        # The classified event as it is, its line included (dead letters and resumes need it): read back, it is not
+        # classified a second time.
+        entry = [origin, *event]
         try:
             line = _encode(entry)
         except UnicodeEncodeError:  # a lone surrogate in a dict event: escaped, as json.dumps does
@@ -205,12 +202,15 @@ class Spool:
                 yield group
 
     def _restore(self, line: bytes) -> Entry:
-        entry = _decode(line)
-        raw = entry["t"] if "t" in entry else entry["d"]
-        event = classify(raw, entry["s"], self._options, self._decode)
-        if not isinstance(event, IdentifyEvent):  # classification is deterministic; this would be a bug
-            raise RuntimeError(f"spooled event {entry['s']} no longer classifies as eligible")
-        return event, entry["o"]
+        try:
+            entry = _decode(line)
+        except msgspec.DecodeError:  # a lone surrogate, escaped by json.dumps: msgspec refuses to read it back
+            entry = json.loads(line)
+        origin, raw, seq, message_id, timestamp, traits, email, targets, mapped = entry
+        event = IdentifyEvent(
+            raw, seq, message_id, timestamp, traits, email, tuple(Target(*target) for target in targets), mapped
+        )
+        return event, origin
 
     def close(self) -> None:
         for handle in self._files:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, MappingOptions, classify
-from airflow_provider_rudder_sf.mapping.events import decode_json
 from airflow_provider_rudder_sf.sync.spool import SPOOL_PREFIX, Spool, remove_stale_spools, spool_parent
 
 OPTIONS = MappingOptions()
@@ -32,7 +31,7 @@ def _event(seq: int, pad: int = 0) -> IdentifyEvent:
 
 
 def _spool(parent: Path, **kwargs: int) -> Spool:
-    return Spool(OPTIONS, decode_json, spool_dir=parent, **kwargs)
+    return Spool(spool_dir=parent, **kwargs)
 
 
 def _fill(spool: Spool, count: int, pad: int = 0, start: int = 0) -> None:
@@ -73,7 +72,7 @@ def test_spill_directory_is_0700_its_files_0600_and_named_by_pid(tmp_path: Path)
 
 
 def test_default_parent_is_private_and_per_user(tmp_path: Path) -> None:
-    with Spool(OPTIONS, decode_json, memory_limit=1) as spool:
+    with Spool(memory_limit=1) as spool:
         _fill(spool, 2)
         assert spool.directory is not None
         assert Path(spool.directory).parent == spool_parent()
@@ -92,10 +91,9 @@ def test_a_parent_others_can_write_is_refused(tmp_path: Path) -> None:
 _KILLED_WORKER = """
 import os, signal, sys
 from airflow_provider_rudder_sf.mapping import MappingOptions, classify
-from airflow_provider_rudder_sf.mapping.events import decode_json
 from airflow_provider_rudder_sf.sync.spool import Spool
 
-spool = Spool(MappingOptions(), decode_json, memory_limit=1, spool_dir=sys.argv[1])
+spool = Spool(memory_limit=1, spool_dir=sys.argv[1])
 for seq in range(3):
     line = '{"type": "identify", "integrations": {"Salesforce": true}, "traits": {"email": "k%d@example.com"}}' % seq
     spool.add(classify(line, seq, MappingOptions()), "mem")
@@ -125,3 +123,42 @@ def test_a_new_spool_removes_what_a_killed_worker_left_and_keeps_live_ones(tmp_p
 def test_memory_bytes_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="memory_bytes"):
         _spool(tmp_path, memory_bytes=0)
+
+
+def test_spilled_events_come_back_exactly_as_they_were_classified(tmp_path: Path) -> None:
+    lines: list[object] = [
+        # context.traits merged under traits, a timestamp, a message id
+        json.dumps(
+            {
+                "type": "identify",
+                "messageId": "m-1",
+                "timestamp": "2026-11-28T10:00:00.250Z",
+                "integrations": {"Salesforce": True},
+                "context": {"traits": {"title": "CTO", "email": "a@example.com"}},
+                "traits": {"email": "a@example.com", "score": 0.1, "big": 2**70, "tags": ["x", None]},
+            }
+        ),
+        # an rETL target: mapped to the destination, matched by an identifier field
+        json.dumps(
+            {
+                "type": "identify",
+                "integrations": {"Salesforce": True},
+                "context": {
+                    "mappedToDestination": True,
+                    "externalId": [{"type": "Salesforce-Account", "id": 42, "identifierType": "AccountNumber"}],
+                },
+                "traits": {"Name": "Acme ✓"},
+            }
+        ),
+        # an event handed over as a dict, with a lone surrogate JSON cannot encode as UTF-8
+        {"type": "identify", "integrations": {"Salesforce": True}, "traits": {"email": "b@example.com", "x": "\ud800"}},
+    ]
+    events = [classify(line, seq, OPTIONS) for seq, line in enumerate(lines)]
+    assert all(isinstance(event, IdentifyEvent) for event in events)
+    with _spool(tmp_path, memory_limit=1, partitions=2) as spool:
+        for event in events:
+            spool.add(event, "origin")
+        assert spool.spilled
+        back = sorted((event for group in spool.groups_of_events() for event, _ in group), key=lambda e: e.seq)
+    assert back == events
+    assert [type(target) for target in back[1].targets] == [type(target) for target in events[1].targets]
