@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from airflow_provider_rudder_sf.mapping.coerce import Coerced, FieldIssue, coerce
 from airflow_provider_rudder_sf.mapping.model import Operation
-from airflow_provider_rudder_sf.mapping.schema import TEXT_TYPES, FieldSchema, ObjectSchema
+from airflow_provider_rudder_sf.mapping.schema import NUMBER_TYPES, TEXT_TYPES, FieldSchema, ObjectSchema
 
 
 class Checked(NamedTuple):
@@ -26,12 +26,17 @@ class Checked(NamedTuple):
 
 
 class _Field(NamedTuple):
-    """A resolved field: its schema, whether it is protected, and the longest plain text it takes as it is (None
-    when every value goes through the coercion table)."""
+    """A resolved field: its schema, whether it is protected, the longest plain text it takes as it is (None
+    when text goes through the coercion table), and the other value types it takes as they are."""
 
     spec: FieldSchema
     protected: bool
     text_limit: int | None
+    as_is: frozenset[type]
+
+
+# Values :func:`coerce` would send unchanged: skipping the call matters, a run checks every field of every record.
+_AS_IS: dict[str, frozenset[type]] = {"boolean": frozenset({bool}), **dict.fromkeys(NUMBER_TYPES, frozenset({int}))}
 
 
 class FieldChecker:
@@ -71,6 +76,9 @@ class FieldChecker:
             if field.text_limit is not None and type(value) is str and len(value) <= field.text_limit:
                 kept[spec.name] = value  # the common case: plain text that fits, sent as it is
                 continue
+            if type(value) in field.as_is:
+                kept[spec.name] = value
+                continue
             result = coerce(self.sobject, spec, value, truncate_text=self.truncate_text)
             if type(result) is FieldIssue:
                 issues.append(result)
@@ -88,7 +96,7 @@ class FieldChecker:
         restricted = spec.picklist is not None and spec.restricted
         plain = spec.type in TEXT_TYPES and spec.type != "multipicklist" and not restricted
         limit = (spec.length or sys.maxsize) if plain else None
-        return _Field(spec, spec.name.lower() in self.protected, limit)
+        return _Field(spec, spec.name.lower() in self.protected, limit, _AS_IS.get(spec.type, frozenset()))
 
     def _resolve(self, name: str) -> FieldSchema | FieldIssue:
         spec = self.schema.field(name)

@@ -290,3 +290,20 @@ def test_describe_parsing_keeps_what_a_writer_needs():
     )
     assert schema.field("rating").createable is False
     assert schema.field("Accuracy") is None
+
+
+@pytest.mark.parametrize("type_", ["boolean", "int", "double", "currency", "percent", "long", "string", "date"])
+@pytest.mark.parametrize("value", [True, False, 0, 1, -7, 2**63, 10**30, 2.5, float("nan"), "12", "true", None])
+def test_the_checker_sends_every_value_as_the_coercion_table_would(type_, value):
+    # The checker skips the table for values it already takes as they are: the outcome must be the same.
+    from airflow_provider_rudder_sf.mapping import FieldChecker
+    from airflow_provider_rudder_sf.mapping.coerce import Coerced
+
+    field = spec(type_, length=80)
+    checked = FieldChecker(ObjectSchema(name="Thing__c", fields={"f__c": field}), "create").check({"F__c": value})
+    expected = coerce("Thing__c", field, value)
+    if isinstance(expected, Coerced):
+        assert (checked.fields, checked.issues) == ({"F__c": expected.value}, ())
+        assert checked.coercions == ((("F__c", expected.coercion),) if expected.coercion else ())
+    else:
+        assert (checked.fields, checked.issues) == ({}, (expected,))
