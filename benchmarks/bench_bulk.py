@@ -12,7 +12,11 @@ Each run is a fresh process running ``IdentifyToSalesforceOperator`` (``write_mo
 dead-letter location. ``bulk-deferred`` runs the deferrable path as Airflow would: ``execute`` until it defers,
 the trigger in an event loop (the triggerer's part), then ``execute_complete``; "worker" is the time spent in the
 two worker parts, against the run's wall time. The emulator runs in its own process (not counted) and processes
-Bulk rows at ``--bulk-rows-per-second`` (its stand-in for Salesforce's servers).
+Bulk rows at ``--bulk-rows-per-second`` (its stand-in for Salesforce's servers); ``--bulk-query-rows-per-second``
+paces the look-up export alone, so a run can model slow writes without a slow export:
+
+    .venv/bin/python benchmarks/bench_bulk.py --sizes 100000 --modes bulk-deferred --bulk-rows-per-second 5000 \
+        --bulk-query-rows-per-second 100000
 """
 
 from __future__ import annotations
@@ -121,7 +125,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--bulk-rows-per-second", type=float, default=100_000)
+    parser.add_argument("--bulk-rows-per-second", type=float, default=100_000, help="the emulator's Bulk pace")
+    parser.add_argument(
+        "--bulk-query-rows-per-second",
+        type=float,
+        default=0,
+        help="the pace of query jobs (the look-up export) alone; 0: --bulk-rows-per-second",
+    )
     parser.add_argument("--json", help="write the raw figures to this JSON file")
     parser.add_argument("--chart", nargs="+", metavar="JSON", help="draw docs/benchmarks/bulk.png from these files")
     parser.add_argument("--child", nargs=3, metavar=("EVENTS", "DEAD_LETTER", "MODE"), help=argparse.SUPPRESS)
@@ -145,7 +155,10 @@ def main() -> None:
                 emu.reset(schema=True)
                 for sobject in ("Lead", "Contact"):
                     emu.declare_fields(sobject, CUSTOM_FIELDS)
-                emu.set_faults(bulk_rows_per_second=args.bulk_rows_per_second)
+                emu.set_faults(
+                    bulk_rows_per_second=args.bulk_rows_per_second,
+                    bulk_query_rows_per_second=args.bulk_query_rows_per_second,
+                )
                 started = time.perf_counter()
                 seed_org(emu, n)
                 print(f"\n== {n:,} events, {mode}: org of {n:,} Leads seeded in {time.perf_counter() - started:.0f} s")
@@ -177,6 +190,7 @@ def main() -> None:
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "cpus": os.cpu_count(),
             "bulk_rows_per_second": args.bulk_rows_per_second,
+            "bulk_query_rows_per_second": args.bulk_query_rows_per_second or args.bulk_rows_per_second,
             "note": "One fresh process per run; the emulator runs in another process and is not counted.",
         }
         out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")

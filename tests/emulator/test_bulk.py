@@ -258,3 +258,20 @@ def test_simple_salesforce_bulk_query_pages(salesforce_emulator: EmulatorHandle,
     pages = list(sf.bulk2.Lead.query("SELECT LastName FROM Lead", max_records=3, wait=0.05))
     assert [len(_rows(p)) - 1 for p in pages] == [3, 3, 1]
     assert sorted(r[0] for p in pages for r in _rows(p)[1:]) == [f"Q{i}" for i in range(7)]
+
+
+def test_query_jobs_can_have_a_pace_of_their_own(salesforce_emulator: EmulatorHandle, bulk: BulkClient) -> None:
+    salesforce_emulator.seed("Lead", [{"LastName": f"N{i:02d}", "Company": "Acme"} for i in range(25)])
+    salesforce_emulator.set_faults(bulk_rows_per_second=0, bulk_query_rows_per_second=20_000)  # writes stand still
+    ingest_id = bulk.ingest("Lead", "insert", _leads_csv(5))["id"]
+    soql = "SELECT Id FROM Lead WHERE Company = 'Acme'"
+    query_id = bulk.call("POST", "query", json={"operation": "query", "query": soql}).json()["id"]
+
+    assert bulk.poll("query", query_id)["numberRecordsProcessed"] == 25
+    ingest = bulk.call("GET", f"ingest/{ingest_id}").json()
+    assert (ingest["state"], ingest["numberRecordsProcessed"]) == ("InProgress", 0)
+
+    salesforce_emulator.set_faults(bulk_query_rows_per_second=0)  # 0: queries follow bulk_rows_per_second again
+    paused = bulk.call("POST", "query", json={"operation": "query", "query": soql}).json()["id"]
+    waiting = bulk.poll("query", paused, lambda i: i["state"] == "InProgress")
+    assert waiting["numberRecordsProcessed"] == 0

@@ -318,7 +318,7 @@ def _work(org: Org, job: Job) -> None:
                 if job.error_message is not None:  # the upload could not be read
                     _finish(job, "Failed")
                 continue
-            budget += org.faults.bulk_rows_per_second * (now - last)
+            budget += org.faults.rows_per_second(job.kind) * (now - last)
             last = now
             allowed = min(int(budget), MAX_ROWS_PER_STEP)
             budget = min(budget - allowed, float(MAX_ROWS_PER_STEP))  # no burst after a long wait for the lock

@@ -6,7 +6,7 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-_FLOATS = {"lock_row_ratio", "bulk_rows_per_second"}
+_FLOATS = {"lock_row_ratio", "bulk_rows_per_second", "bulk_query_rows_per_second"}
 
 
 @dataclass
@@ -19,6 +19,8 @@ class Faults:
     # Bulk API 2.0 (bulk.py): rows written (ingest) or produced (query) per second by a job's worker; 0 pauses
     # every job where it stands (raise it again to resume)
     bulk_rows_per_second: float = 20_000.0
+    # query jobs only, when set (0: they follow bulk_rows_per_second): Salesforce reads far faster than it writes
+    bulk_query_rows_per_second: float = 0.0
     bulk_fail_after_rows: int = 0  # a job turns Failed once it has processed this many rows (0 = off)
     bulk_max_upload_bytes: int = 100 * 1024 * 1024  # a bigger PUT .../batches answers 400 (Salesforce: 100 MB raw)
     requests_seen: int = 0
@@ -51,3 +53,9 @@ class Faults:
 
     def lock_row(self) -> bool:
         return self.lock_row_ratio > 0 and self.rng.random() < self.lock_row_ratio
+
+    def rows_per_second(self, kind: str) -> float:
+        """The pace of a Bulk job of ``kind`` (``ingest`` or ``query``)."""
+        if kind == "query" and self.bulk_query_rows_per_second:
+            return self.bulk_query_rows_per_second
+        return self.bulk_rows_per_second
