@@ -12,7 +12,10 @@ in a fresh ``AIRFLOW_HOME``:
 3. ``airflow providers list`` shows ``airflow-provider-rudder-sf``;
 4. ``airflow db migrate``, creates the ``salesforce_api`` pool, and ``airflow dags test`` runs the hourly sync DAG
    end to end against the Salesforce emulator (started from the development venv) on a few hundred synthetic
-   events; the run must be ``success`` in the metadata DB and the emulator must hold the Leads it wrote.
+   events; the run must be ``success`` in the metadata DB and the emulator must hold the Leads it wrote;
+5. ``airflow dags test`` runs a one-task DAG of its own (``DEFERRAL_DAG``) on the same events with
+   ``write_mode="bulk", deferrable=True``: the task defers to ``BulkJobsTrigger``, which that Airflow runs in-process,
+   and ``execute_complete`` finishes it; the run must be ``success`` and its Bulk job ``JobComplete``.
 
 A virtual environment is reused while its constraints file, the interpreter and uv are unchanged (only the wheel is
 reinstalled), so a second run is fast. Any failing step stops the check with that step's command and output.
@@ -55,6 +58,29 @@ LOGICAL_DATE = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
 POOL = ("salesforce_api", "4", "Salesforce API calls")
 EVENTS, PEOPLE = 400, 300
 
+# A deferrable Bulk run of the same events, in a DAG folder of its own: the trigger must be importable from the
+# wheel and run by that Airflow's `dags test`, and execute_complete must finish the task.
+DEFERRAL_DAG_ID = "rudder_sf_install_check_deferral"
+DEFERRAL_DAG = f"""
+import os
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
+
+with DAG("{DEFERRAL_DAG_ID}", schedule=None, start_date=pendulum.datetime(2026, 11, 1, tz="UTC"), catchup=False):
+    IdentifyToSalesforceOperator(
+        task_id="sync",
+        events=os.environ["RUDDER_SF_CHECK_EVENTS"],
+        dead_letter=os.environ["RUDDER_SF_CHECK_DEAD_LETTER"],
+        write_mode="bulk",
+        deferrable=True,
+        poll_interval=1.0,
+        max_dead_letter_ratio=0.05,  # the synthetic events hold a few bad lines on purpose
+    )
+"""
+
 IMPORT_CHECK = """
 import json, os, warnings
 with warnings.catch_warnings(record=True) as caught:
@@ -92,6 +118,7 @@ class Result:
     installed: dict[str, str] = field(default_factory=dict)
     leads: int = 0
     dag_states: str = ""
+    deferral: str = ""
 
 
 def run(
@@ -278,7 +305,7 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
     home.mkdir()
     env = airflow_env(venv, home, crm, work)
 
-    def in_venv(timing: str, step: str, *args: str | os.PathLike[str]) -> str:
+    def in_venv(timing: str, step: str, *args: str | os.PathLike[str], env: dict[str, str] = env) -> str:
         """Run ``<venv python> args`` in the fresh AIRFLOW_HOME (not the repository: see :func:`run`)."""
         return timed(result, timing, run, f"{step} (Airflow {version})", [venv / "bin" / "python", *args], env, home)
 
@@ -306,21 +333,47 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
     step = f"airflow dags test {DAG_ID} (Airflow {version})"
     output = in_venv("dags test", f"airflow dags test {DAG_ID}", "-m", "airflow", "dags", "test", DAG_ID,
                      LOGICAL_DATE.isoformat())  # fmt: skip
-    runs, tasks = dag_run_states(home / "airflow.db")
+    runs, tasks = dag_run_states(home / "airflow.db", DAG_ID)
     result.dag_states = f"dag run {runs}; tasks {tasks}"
     if runs != ["success"]:
         raise StepFailed(step, f"dag run states {runs}, task states {tasks}\n{output[-12_000:]}")
     result.leads = len(crm.records("Lead"))
     if result.leads == 0:
         raise StepFailed(step, f"the run succeeded but wrote no Leads to the emulator\n{output[-12_000:]}")
+
+    # The deferrable Bulk path: the task defers to BulkJobsTrigger, which `dags test` runs in-process.
+    crm.reset()
+    for sobject in ("Lead", "Contact"):
+        crm.declare_fields(sobject, CUSTOM_FIELDS)
+    crm.set_faults(bulk_rows_per_second=200)  # the jobs take a few seconds: the trigger has to wait for them
+    folder = home / "deferral-dags"
+    folder.mkdir()
+    (folder / f"{DEFERRAL_DAG_ID}.py").write_text(DEFERRAL_DAG, encoding="utf-8")
+    deferral_env = {
+        **env,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
+        "RUDDER_SF_CHECK_EVENTS": str(next((work / "events").rglob("*.jsonl.gz"))),
+        "RUDDER_SF_CHECK_DEAD_LETTER": str(home / "deferral-dead-letters"),
+    }
+    step = f"airflow dags test {DEFERRAL_DAG_ID} (Airflow {version})"
+    output = in_venv("deferrable dags test", f"airflow dags test {DEFERRAL_DAG_ID}", "-m", "airflow", "dags",
+                     "test", DEFERRAL_DAG_ID, LOGICAL_DATE.isoformat(), env=deferral_env)  # fmt: skip
+    runs, tasks = dag_run_states(home / "airflow.db", DEFERRAL_DAG_ID)
+    jobs = sorted(str(job["state"]) for job in crm.bulk_jobs() if job.get("jobType") == "V2Ingest")
+    deferred_leads = len(crm.records("Lead"))
+    result.deferral = f"dag run {runs}; tasks {tasks}; Bulk jobs {jobs}; Leads {deferred_leads}"
+    if runs != ["success"] or not jobs or set(jobs) != {"JobComplete"} or deferred_leads == 0:
+        raise StepFailed(step, f"{result.deferral}\n{output[-12_000:]}")
+    if "BulkJobsTrigger" not in output and "Bulk job" not in output:
+        raise StepFailed(step, f"no sign that the task deferred to its trigger\n{output[-12_000:]}")
     return result
 
 
-def dag_run_states(db: Path) -> tuple[list[str], dict[str, int]]:
+def dag_run_states(db: Path, dag_id: str) -> tuple[list[str], dict[str, int]]:
     with sqlite3.connect(db) as connection:
-        runs = [row[0] for row in connection.execute("SELECT state FROM dag_run WHERE dag_id = ?", (DAG_ID,))]
+        runs = [row[0] for row in connection.execute("SELECT state FROM dag_run WHERE dag_id = ?", (dag_id,))]
         tasks: dict[str, int] = {}
-        for (state,) in connection.execute("SELECT state FROM task_instance WHERE dag_id = ?", (DAG_ID,)):
+        for (state,) in connection.execute("SELECT state FROM task_instance WHERE dag_id = ?", (dag_id,)):
             tasks[str(state)] = tasks.get(str(state), 0) + 1
     return runs, tasks
 
@@ -375,6 +428,7 @@ def report(result: Result) -> None:
         f"  Airflow {result.version}: OK ({'reused' if result.reused_venv else 'new'} venv, {result.constraints})\n"
         f"    installed: {versions}\n"
         f"    {result.dag_states}; Leads in the emulator: {result.leads}\n"
+        f"    deferrable Bulk run: {result.deferral}\n"
         f"    {steps}",
         flush=True,
     )

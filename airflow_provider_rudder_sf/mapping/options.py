@@ -56,6 +56,11 @@ class MappingOptions:
             raise ValueError("protected_fields must be a list of field names, not one string")
         object.__setattr__(self, "protected_fields", frozenset(name.lower() for name in self.protected_fields))
 
+    def __deepcopy__(self, memo: dict[int, object]) -> MappingOptions:
+        # Immutable, so a copy may share it; and a read-only mapping view cannot be copied. Airflow deep-copies
+        # operators (clearing tasks, dag.test on Airflow 3.0).
+        return self
+
     def explicit_for(self, sobject: str) -> Mapping[str, str] | None:
         """The ``field_map`` entries for ``sobject`` (object names are case-insensitive), or None."""
         return self.field_map.get(sobject.lower())

@@ -80,6 +80,9 @@ class ModelSync:
             # Frozen means frozen: a caller mutating its dict afterwards must not change the model.
             object.__setattr__(self, "column_fields", MappingProxyType(dict(self.column_fields)))
 
+    def __deepcopy__(self, memo: dict[int, object]) -> ModelSync:
+        return self  # immutable, and its read-only mapping view cannot be copied (see MappingOptions.__deepcopy__)
+
     @property
     def external_id_type(self) -> str:
         return f"{EXTERNAL_ID_PREFIX}{self.sobject}"

@@ -208,3 +208,26 @@ def test_template_fields_cover_paths_queries_and_connections():
         "sql_conn_id",
         "storage_conn_id",
     }
+
+
+def test_clearing_a_task_copies_the_dag_with_its_sync_task(tmp_path):
+    # Airflow deep-copies tasks to clear them with their downstream (partial_subset) and in Airflow 3.0's dags test;
+    # options holding read-only mapping views once made that raise "cannot pickle 'mappingproxy' object".
+    import pendulum
+    from airflow.sdk import DAG
+
+    with DAG("copy_check", schedule=None, start_date=pendulum.datetime(2026, 11, 1, tz="UTC")) as dag:
+        sync = IdentifyToSalesforceOperator(
+            task_id="sync",
+            events=str(tmp_path / "events.jsonl"),
+            dead_letter=str(tmp_path / "dead-letters"),
+            field_map={"Lead": {"plan": "Plan__c"}},
+            allowed_objects=["Lead"],
+        )
+        IdentifyToSalesforceOperator(task_id="after", events=str(tmp_path / "more.jsonl")).set_upstream(sync)
+
+    subset = dag.partial_subset(task_ids=["sync"], include_downstream=True)
+
+    copied = subset.task_dict["sync"]
+    assert copied is not sync and sorted(subset.task_dict) == ["after", "sync"]
+    assert copied.options == sync.options and copied.options.explicit_for("lead") == {"plan": "Plan__c"}
