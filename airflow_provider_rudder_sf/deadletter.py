@@ -29,6 +29,7 @@ from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from airflow_provider_rudder_sf.mapping.events import nests_too_deep
 from airflow_provider_rudder_sf.mapping.model import STAGES, Rejected, Stage
 from airflow_provider_rudder_sf.sources.files import (
     PathFactory,
@@ -162,6 +163,8 @@ def event_for_dead_letter(raw: object) -> tuple[Any, Literal["json", "text"]]:
     """The original event as it goes into ``event``: a line of valid JSON as its parsed value, anything else as
     the original text; the second value says which, so a replay knows whether ``event`` was text."""
     if isinstance(raw, str):
+        if nests_too_deep(raw):  # kept as text: a reader at the default recursion limit could not parse it
+            return raw, "text"
         try:
             value = json.loads(raw)
             json.dumps(value)  # what cannot be written back as JSON stays text

@@ -119,6 +119,21 @@ def test_invalid_json_text_is_kept_as_the_original_string(tmp_path: Path) -> Non
     assert record["event_format"] == "text"
 
 
+def test_a_deeply_nested_line_is_kept_as_text_even_where_it_would_parse(tmp_path: Path) -> None:
+    import sys
+
+    deep = "[" * 1_500 + "]" * 1_500
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(5_000)  # Airflow raises it when it copies an operator: json.loads would parse the line
+    try:
+        with DeadLetterWriter(_path(tmp_path)) as writer:
+            writer.write(deep, stage="parse", code="invalid_json", reason="The line nests JSON too deeply.")
+    finally:
+        sys.setrecursionlimit(limit)
+    (record,) = read_dead_letters(writer.location)  # read back at the default limit
+    assert (record["event"], record["event_format"]) == (deep, "text")
+
+
 def test_dict_event_is_written_unchanged(tmp_path: Path) -> None:
     event = {"type": "identify", "traits": {"email": "a@example.com", "n": 0, "ok": False, "x": None}}
     with DeadLetterWriter(_path(tmp_path)) as writer:

@@ -93,7 +93,29 @@ def _decode(raw: object, decode: Decode) -> Any:
     return _decode_text(raw, decode)
 
 
+# Deeper JSON is refused whatever the interpreter's recursion limit (Airflow raises it to 5,000 when it copies an
+# operator): events, and the dead letters that keep them, stay readable by any reader. Identify events nest a few
+# levels; a Salesforce field cannot hold more than text anyway.
+MAX_NESTING = 100
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def nests_too_deep(text: str) -> bool:
+    """True when ``text`` opens more than :data:`MAX_NESTING` arrays or objects inside one another."""
+    if text.count("{") + text.count("[") <= MAX_NESTING:  # the common case, at C speed
+        return False
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub('""', text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_NESTING:
+            return True
+    return False
+
+
 def _decode_text(raw: str, decode: Decode) -> Any:
+    if nests_too_deep(raw):
+        raise _BadInput("invalid_json", f"The line nests JSON deeper than {MAX_NESTING} levels.")
     try:
         return decode(raw)
     except RecursionError:

@@ -186,3 +186,45 @@ def test_map_properties_false_takes_the_email_from_Email():
 def test_options_reject_a_bad_external_id_field():
     with pytest.raises(ValueError, match="not a valid Salesforce field name"):
         MappingOptions(external_id_field="Bad Field")
+
+
+def _nested(depth: int) -> str:
+    return (
+        '{"type":"identify","integrations":{"Salesforce":true},"traits":{"email":"a@example.com","x":'
+        + ('{"a":' * depth + "1" + "}" * depth)
+        + "}}"
+    )
+
+
+@pytest.mark.parametrize("recursion_limit", [1_000, 5_000])  # 5,000: what Airflow sets when it copies an operator
+def test_json_nested_deeper_than_the_bound_is_refused_whatever_the_recursion_limit(recursion_limit):
+    import sys
+
+    from airflow_provider_rudder_sf.mapping.events import MAX_NESTING
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(recursion_limit)
+    try:
+        outcomes = {
+            depth: classify(_nested(depth), 0, MappingOptions(), msgspec.json.Decoder().decode)
+            for depth in (MAX_NESTING - 2, MAX_NESTING - 1, 1_500)  # the envelope and traits add two levels
+        }
+    finally:
+        sys.setrecursionlimit(limit)
+
+    assert isinstance(outcomes[MAX_NESTING - 2], IdentifyEvent)
+    for depth in (MAX_NESTING - 1, 1_500):
+        rejected = outcomes[depth]
+        assert isinstance(rejected, Rejected), depth
+        assert (rejected.code, rejected.reason) == ("invalid_json", "The line nests JSON deeper than 100 levels.")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    text = json.dumps(
+        {
+            "type": "identify",
+            "integrations": {"Salesforce": True},
+            "traits": {"email": "a@example.com", "x": "[{" * 300},
+        }
+    )
+    assert isinstance(classify(text, 0, MappingOptions()), IdentifyEvent)
