@@ -327,9 +327,7 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
     # with AirflowInactiveAssetInInletOrOutletException on a fresh DB; 3.1+ `dags test` syncs the DAG itself.
     in_venv("dags reserialize", "airflow dags reserialize", "-m", "airflow", "dags", "reserialize")
 
-    crm.reset()
-    for sobject in ("Lead", "Contact"):
-        crm.declare_fields(sobject, CUSTOM_FIELDS)
+    fresh_org(crm)
     step = f"airflow dags test {DAG_ID} (Airflow {version})"
     output = in_venv("dags test", f"airflow dags test {DAG_ID}", "-m", "airflow", "dags", "test", DAG_ID,
                      LOGICAL_DATE.isoformat())  # fmt: skip
@@ -342,9 +340,7 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
         raise StepFailed(step, f"the run succeeded but wrote no Leads to the emulator\n{output[-12_000:]}")
 
     # The deferrable Bulk path: the task defers to BulkJobsTrigger, which `dags test` runs in-process.
-    crm.reset()
-    for sobject in ("Lead", "Contact"):
-        crm.declare_fields(sobject, CUSTOM_FIELDS)
+    fresh_org(crm)
     crm.set_faults(bulk_rows_per_second=200)  # the jobs take a few seconds: the trigger has to wait for them
     folder = home / "deferral-dags"
     folder.mkdir()
@@ -362,11 +358,18 @@ def check_version(version: str, uv: Path, python: str, wheel: Path, crm: Emulato
     jobs = sorted(str(job["state"]) for job in crm.bulk_jobs() if job.get("jobType") == "V2Ingest")
     deferred_leads = len(crm.records("Lead"))
     result.deferral = f"dag run {runs}; tasks {tasks}; Bulk jobs {jobs}; Leads {deferred_leads}"
-    if runs != ["success"] or not jobs or set(jobs) != {"JobComplete"} or deferred_leads == 0:
+    if runs != ["success"] or set(jobs) != {"JobComplete"} or deferred_leads == 0:
         raise StepFailed(step, f"{result.deferral}\n{output[-12_000:]}")
     if "BulkJobsTrigger" not in output and "Bulk job" not in output:
         raise StepFailed(step, f"no sign that the task deferred to its trigger\n{output[-12_000:]}")
     return result
+
+
+def fresh_org(crm: EmulatorHandle) -> None:
+    """An empty org with the custom fields the synthetic events carry."""
+    crm.reset()
+    for sobject in ("Lead", "Contact"):
+        crm.declare_fields(sobject, CUSTOM_FIELDS)
 
 
 def dag_run_states(db: Path, dag_id: str) -> tuple[list[str], dict[str, int]]:
