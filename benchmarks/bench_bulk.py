@@ -48,7 +48,7 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def child(events: str, dead_letter: str, mode: str) -> None:
+def child(events: str, dead_letter: str, mode: str, max_dead_letter_ratio: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     from airflow_provider_rudder_sf.compat import TaskDeferred
     from airflow_provider_rudder_sf.operators.identify import IdentifyToSalesforceOperator
@@ -57,7 +57,7 @@ def child(events: str, dead_letter: str, mode: str) -> None:
         task_id="bench_bulk",
         events=events,
         dead_letter=dead_letter,
-        max_dead_letter_ratio=0.05,
+        max_dead_letter_ratio=float(max_dead_letter_ratio),
         write_mode="rest" if mode == "rest" else "bulk",
         deferrable=mode == "bulk-deferred",
         poll_interval=15.0,  # the operator's default
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--bulk-rows-per-second", type=float, default=100_000, help="the emulator's Bulk pace")
+    parser.add_argument("--profile", default="full", help="the emulator's org profile (full, or minimal: realistic)")
     parser.add_argument(
         "--bulk-query-rows-per-second",
         type=float,
@@ -134,7 +135,12 @@ def main() -> None:
     )
     parser.add_argument("--json", help="write the raw figures to this JSON file")
     parser.add_argument("--chart", nargs="+", metavar="JSON", help="draw docs/benchmarks/bulk.png from these files")
-    parser.add_argument("--child", nargs=3, metavar=("EVENTS", "DEAD_LETTER", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--max-dead-letter-ratio",
+        default="0.05",
+        help="the operator's failure policy; the minimal org's duplicate rule refuses about a fifth of the events",
+    )
+    parser.add_argument("--child", nargs=4, metavar=("EVENTS", "DEAD_LETTER", "MODE", "RATIO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -152,7 +158,7 @@ def main() -> None:
             path = Path(tmp) / f"events-{n}.jsonl.gz"
             write_events(path, n)
             for mode in args.modes.split(","):
-                emu.reset(schema=True)
+                emu.reset(schema=True, profile=args.profile)
                 for sobject in ("Lead", "Contact"):
                     emu.declare_fields(sobject, CUSTOM_FIELDS)
                 emu.set_faults(
@@ -163,7 +169,15 @@ def main() -> None:
                 seed_org(emu, n)
                 print(f"\n== {n:,} events, {mode}: org of {n:,} Leads seeded in {time.perf_counter() - started:.0f} s")
                 proc = subprocess.run(
-                    [sys.executable, __file__, "--child", str(path), str(Path(tmp) / f"dead-{n}-{mode}"), mode],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        str(path),
+                        str(Path(tmp) / f"dead-{n}-{mode}"),
+                        mode,
+                        args.max_dead_letter_ratio,
+                    ],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -189,6 +203,7 @@ def main() -> None:
             "benchmark": "benchmarks/bench_bulk.py",
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "cpus": os.cpu_count(),
+            "profile": args.profile,
             "bulk_rows_per_second": args.bulk_rows_per_second,
             "bulk_query_rows_per_second": args.bulk_query_rows_per_second or args.bulk_rows_per_second,
             "note": "One fresh process per run; the emulator runs in another process and is not counted.",
