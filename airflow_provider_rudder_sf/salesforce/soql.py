@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import quote_plus
 
 from simple_salesforce.format import quote_soql_value
 
@@ -28,14 +27,14 @@ def in_clause_chunks(
     """Split ``values`` so that each ``... IN ('v1','v2',...)`` query URL stays within ``max_length``.
 
     ``base_length`` is the URL length for the query with an empty list. Percent-encoding works character by
-    character, so each literal adds exactly ``len(quote_plus(literal))`` plus an encoded comma (3 bytes).
+    character, so each literal adds exactly its :func:`url_encoded_length` plus an encoded comma (3 bytes).
     A value that alone would not fit is dropped (Salesforce could not hold it in a queryable field anyway).
     """
     chunk: list[str] = []
     length = base_length
     as_literal = literal or soql_literal
     for value in values:
-        cost = len(quote_plus(as_literal(value)))
+        cost = url_encoded_length(as_literal(value))
         if base_length + cost > max_length:
             continue
         extra = cost if not chunk else cost + 3
@@ -46,3 +45,15 @@ def in_clause_chunks(
         length += extra
     if chunk:
         yield chunk
+
+
+# What ``quote_plus`` (the encoding requests gives a query's ``q``) leaves as it is.
+_URL_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def url_encoded_length(text: str) -> int:
+    """``len(quote_plus(text))`` without building it (a look-up sizes every value it asks for): a safe byte stays,
+    a space becomes ``+``, any other UTF-8 byte ``%XX``."""
+    data = text.encode("utf-8")
+    escaped = len(data.translate(None, _URL_SAFE))
+    return len(data) + 2 * (escaped - data.count(b" "))

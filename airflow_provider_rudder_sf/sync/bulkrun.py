@@ -93,18 +93,23 @@ def settle_jobs(
     Rows are read back in a stream; a record is decoded only when it failed or goes over REST."""
     done: Counter[str] = Counter()
     for outcome in finish(ledger, bulk, log=log):
-        results: list[RowResult | None] = [None] * outcome.record.rows
+        sobject = outcome.record.sobject
+        every = outcome.rows.every_row
+        saved = {status: _Answer(sobject, "", status) for status in ("created", "updated")}
+        results: list[RowResult | None] = [None] * (outcome.record.rows if every is None else 0)
         for answer in outcome.rows.results:
             results[answer.index] = answer
         outcome.rows.results.clear()
         by_rest = set(outcome.rows.rest)
         settled: list[tuple[_Answer | None, list[PendingEvent]]] = []
         later: list[tuple[Write, list[PendingEvent]]] = []
-        sobject = outcome.record.sobject
         for index, (write_data, event_data) in enumerate(outcome.lines()):
+            if every is not None:
+                settled.append((saved[every], events_of(event_data)))
+                continue
             result = results[index]
             if result is not None and result.status != "failed":
-                settled.append((_Answer(sobject, "", result.status), events_of(event_data)))
+                settled.append((saved[result.status], events_of(event_data)))
             elif result is not None:
                 settled.append((_Answer.of(result.for_write(write_of(write_data))), events_of(event_data)))
             elif index in by_rest:

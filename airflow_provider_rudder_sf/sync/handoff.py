@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -41,7 +42,6 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     JobRows,
     bulk_can_take,
     encoded_cells,
-    header_columns,
     key_column,
     write_fingerprint,
 )
@@ -70,7 +70,6 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 _encode_any = msgspec.json.Encoder(order="sorted", enc_hook=str).encode
 # Ledger rows and staged rows are decoded lazily: a record or an event is parsed only when it is needed.
 _ROW = msgspec.json.Decoder(tuple[msgspec.Raw, msgspec.Raw])
-_STAGED = msgspec.json.Decoder(tuple[dict[str, str], int, msgspec.Raw, msgspec.Raw])
 _EVENTS = msgspec.json.Decoder(list[tuple[int, str, str, msgspec.Raw, list[tuple[str, str, str, str]]]])
 Line = tuple[msgspec.Raw, msgspec.Raw]
 
@@ -214,7 +213,7 @@ class Ledger:
         self.store.write(LEDGER, _encode({"version": _VERSION, "jobs": jobs}))
 
 
-def row_line(write: msgspec.Raw, events: msgspec.Raw) -> bytes:
+def row_line(write: bytes | msgspec.Raw, events: bytes | msgspec.Raw) -> bytes:
     return b"[" + bytes(write) + b"," + bytes(events) + b"]\n"
 
 
@@ -258,19 +257,33 @@ class Flushed:
     jobs: int = 0
 
 
+class _Group:
+    """The staged rows of one future job (object, operation, External ID field), in one private file: for each row,
+    its CSV line over the columns known when it was staged, then its ledger row (see :data:`_STAGED`). Columns are
+    kept in first-seen order, so a row staged before a column appeared only lacks trailing empty cells."""
+
+    def __init__(self, path: str, first: Write, operation: str) -> None:
+        self.path = path
+        self.file = _create_private(path)
+        self.first = first
+        self.columns: dict[str, None] = dict.fromkeys(("Id",) if operation == "update" else ())
+
+
+# Before each staged row: the bytes of its CSV line, the cells in it, the bytes of its ledger row, its events.
+_STAGED = struct.Struct("<IIII")
+
+
 class Handoff:
     """Gathers a run's Bulk-bound writes from every partition on private local disk, then submits them as the
     fewest jobs (one per object, operation and External ID field, split at ``max_upload_bytes``), each recorded in
-    the ledger before its upload. Memory holds one upload body at most."""
+    the ledger before its upload. Memory holds one upload body at most; each row is encoded once, when staged."""
 
     def __init__(self, ledger: Ledger, bulk: BulkWriter, *, staging_parent: str | None = None) -> None:
         self.ledger = ledger
         self.bulk = bulk
         self._parent = staging_parent
         self._dir: str | None = None
-        self._staged: dict[tuple[str, str, str | None], tuple[str, IO[bytes]]] = {}
-        self._names: dict[tuple[str, str, str | None], dict[str, None]] = {}
-        self._first: dict[tuple[str, str, str | None], Write] = {}
+        self._groups: dict[tuple[str, str, str | None], _Group] = {}
         self.pending_events = 0
 
     def add(self, writes: Sequence[Write], events: Mapping[int, tuple[Any, str]], plan: Plan) -> list[int]:
@@ -281,54 +294,60 @@ class Handoff:
             if cells is None:
                 rest.append(index)
                 continue
-            key = (w.sobject, w.operation, w.external_id_field)
-            self._names.setdefault(key, {}).update(dict.fromkeys(cells))
-            self._first.setdefault(key, w)
+            group = self._group(w)
+            columns = group.columns
+            if not cells.keys() <= columns.keys():
+                columns.update(dict.fromkeys(cells))
+            line = csv_line([cells.get(name, "") for name in columns])
             rows = [_event_row(seq, events[seq], plan.field_issues.get(seq, ())) for seq in w.sources]
-            self._stage(key).write(_encode([cells, len(rows), list(w), rows]) + b"\n")
+            row = row_line(_encode(list(w)), _encode(rows))
+            group.file.write(_STAGED.pack(len(line), len(columns), len(row), len(rows)) + line + row)
             self.pending_events += len(rows)
         return rest
 
-    def _stage(self, key: tuple[str, str, str | None]) -> IO[bytes]:
-        if key not in self._staged:
+    def _group(self, w: Write) -> _Group:
+        key = (w.sobject, w.operation, w.external_id_field)
+        group = self._groups.get(key)
+        if group is None:
             if self._dir is None:
                 parent = _private_parent(Path(self._parent) if self._parent else spool_parent())
                 self._dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-{_host_tag()}-bulk-", dir=parent)
-            path = os.path.join(self._dir, f"stage-{len(self._staged)}.jsonl")
-            self._staged[key] = (path, _create_private(path))
-        return self._staged[key][1]
+            path = os.path.join(self._dir, f"stage-{len(self._groups)}")
+            group = self._groups[key] = _Group(path, w, w.operation)
+        return group
 
     def flush(self, log: Any) -> Flushed:
         """Submit everything staged; the staging files are gone afterwards, whatever happened."""
         flushed = Flushed()
         try:
-            for key, (path, handle) in self._staged.items():
-                handle.close()
-                self._submit_group(key, path, flushed, log)
+            for key, group in self._groups.items():
+                group.file.close()
+                self._submit_group(key, group, flushed, log)
         finally:
-            for _, handle in self._staged.values():
-                handle.close()
+            for group in self._groups.values():
+                group.file.close()
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)
-            self._staged, self._names, self._first, self._dir = {}, {}, {}, None
+            self._groups, self._dir = {}, None
         return flushed
 
-    def _submit_group(self, key: tuple[str, str, str | None], path: str, flushed: Flushed, log: Any) -> None:
+    def _submit_group(self, key: tuple[str, str, str | None], group: _Group, flushed: Flushed, log: Any) -> None:
         sobject, operation, external = key
-        columns = header_columns(operation, self._names[key])
-        job_key = key_column(operation, external, self._first[key], columns)
+        columns = tuple(group.columns)
+        job_key = key_column(operation, external, group.first, columns)
         draft = BulkJob("", sobject, BULK_OPERATIONS[operation], external, columns, (), "Open", job_key)
         header = csv_line(columns)
-        chunk = _Chunk(f"{path}.rows.gz", header)
-        with open(path, "rb") as staged:
-            for line in staged:
-                by_name, events, write, event_rows = _STAGED.decode(line)
-                cells = [by_name.get(name, "") for name in columns]
-                body_line = csv_line(cells)
-                if chunk.rows and chunk.size + len(body_line) > self.bulk.max_upload_bytes:
+        chunk = _Chunk(f"{group.path}.rows.gz", header)
+        with open(group.path, "rb") as staged:
+            while head := staged.read(_STAGED.size):
+                line_bytes, cells, row_bytes, events = _STAGED.unpack(head)
+                line = staged.read(line_bytes)
+                if cells < len(columns):  # staged before the last columns appeared: add their empty cells
+                    line = line[:-1] + b"," * (len(columns) - max(cells, 1)) + b"\n"
+                if chunk.rows and chunk.size + len(line) > self.bulk.max_upload_bytes:
                     self._submit_chunk(draft, chunk, flushed, log)
-                    chunk = _Chunk(f"{path}.rows.gz", header)
-                chunk.add(body_line, write, event_rows, events)
+                    chunk = _Chunk(f"{group.path}.rows.gz", header)
+                chunk.add(line, staged.read(row_bytes), events)
         if chunk.rows:
             self._submit_chunk(draft, chunk, flushed, log)
 
@@ -359,6 +378,9 @@ class Handoff:
             chunk.remove()
 
 
+_ROW_BATCH_BYTES = 1 << 18
+
+
 class _Chunk:
     """One upload being built: its CSV in a private file (streamed to Salesforce from disk), its ledger rows in a
     private gzip file."""
@@ -373,16 +395,30 @@ class _Chunk:
         self.events = 0
         self._raw = _create_private(path)
         self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
+        # Rows go to the gzip file in batches: each GzipFile.write costs a CRC and a compress call, and a row is a
+        # few hundred bytes.
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
         self._body: IO[bytes] | None = None
 
-    def add(self, line: bytes, write: msgspec.Raw, events: msgspec.Raw, count: int) -> None:
+    def add(self, line: bytes, row: bytes, count: int) -> None:
+        """One row: its CSV ``line`` and its ledger ``row`` (a :func:`row_line`), behind ``count`` events."""
         self._csv.write(line)
         self.size += len(line)
         self.rows += 1
         self.events += count
-        self._file.write(row_line(write, events))
+        self._batch.append(row)
+        self._batch_bytes += len(row)
+        if self._batch_bytes >= _ROW_BATCH_BYTES:
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        self._file.write(b"".join(self._batch))
+        self._batch, self._batch_bytes = [], 0
 
     def close(self) -> None:
+        if self._batch:
+            self._write_batch()
         self._file.close()
         self._raw.close()
         self._csv.close()

@@ -275,3 +275,15 @@ def test_query_jobs_can_have_a_pace_of_their_own(salesforce_emulator: EmulatorHa
     paused = bulk.call("POST", "query", json={"operation": "query", "query": soql}).json()["id"]
     waiting = bulk.poll("query", paused, lambda i: i["state"] == "InProgress")
     assert waiting["numberRecordsProcessed"] == 0
+
+
+def test_a_row_with_more_or_fewer_values_than_the_header_is_refused(
+    salesforce_emulator: EmulatorHandle, bulk: BulkClient
+) -> None:
+    text = "LastName,Company,Email\nShort,Acme\nLong,Acme,long@x.io,extra\nGood,Acme,good@x.io\n"
+    job_id = bulk.ingest("Lead", "insert", text)["id"]
+    done = bulk.poll("ingest", job_id)
+    assert (done["state"], done["numberRecordsProcessed"], done["numberRecordsFailed"]) == ("JobComplete", 3, 2)
+    failed = _rows(bulk.call("GET", f"ingest/{job_id}/failedResults/").text)
+    assert [row[1].split(":")[0] for row in failed[1:]] == ["INVALID_FIELD", "INVALID_FIELD"]
+    assert [lead["LastName"] for lead in salesforce_emulator.records("Lead")] == ["Good"]

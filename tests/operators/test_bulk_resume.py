@@ -399,3 +399,45 @@ def test_a_job_with_a_refused_row_is_settled_from_its_result_files(crm, tmp_path
     assert gets == 3  # its description, then successfulResults and failedResults
     assert (summary.applied, summary.created, summary.dead_lettered) == (5, 5, 1)
     assert [(letter["event"], letter["code"]) for letter in letters] == [(blocked, "duplicate_rule")]
+
+
+def test_rows_staged_before_a_column_appeared_reach_salesforce_with_that_cell_empty_in_every_split_job(crm, tmp_path):
+    """Each row is encoded once, over the columns known when it is staged; later columns are empty cells on the
+    earlier rows, and a job split at the upload limit keeps the one header."""
+    import logging
+
+    from airflow_provider_rudder_sf.hooks.salesforce import RudderSalesforceHook
+    from airflow_provider_rudder_sf.mapping import MappingOptions
+    from airflow_provider_rudder_sf.sources import open_source
+    from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, run_sync
+    from airflow_provider_rudder_sf.sync.handoff import Handoff
+
+    plain = [identify(f"plain{n}@example.com", lastName=f"Plain{n}") for n in range(6)]
+    rich = [
+        identify(f"rich{n}@example.com", lastName=f"Rich{n}", title=f'V"P, {n}\nline', phone=f"+1-555-01{n:02d}")
+        for n in range(6)
+    ]
+    writer = RudderSalesforceHook().get_writer(bulk_poll_interval=0.2)
+    bulk = writer.bulk_writer()
+    bulk.max_upload_bytes = 300  # a few rows per upload
+    ledger = Ledger.load(DirectoryStore(str(tmp_path / "ledger")))
+    summary = run_sync(
+        open_source(plain + rich),
+        writer,
+        LogOnlyDeadLetters(logging.getLogger("test")),
+        options=MappingOptions(),
+        write_mode="bulk",
+        handoff=Handoff(ledger, bulk, staging_parent=str(tmp_path / "staging")),
+    )
+    assert len(ledger.jobs) >= 3
+    assert {j.columns for j in ledger.jobs} == {("Email", "LastName", "Company", "Title", "Phone")}
+
+    _, letters = _settle_when_done(crm, writer, ledger, summary, tmp_path)
+
+    assert (summary.applied, summary.created, letters) == (12, 12, [])
+    leads = {lead["Email"]: lead for lead in crm.records("Lead")}
+    assert len(leads) == 12
+    for n in range(6):
+        short, full = leads[f"plain{n}@example.com"], leads[f"rich{n}@example.com"]
+        assert (short["LastName"], short.get("Title"), short.get("Phone")) == (f"Plain{n}", None, None)
+        assert (full["Title"], full["Phone"]) == (f'V"P, {n}\nline', f"+1-555-01{n:02d}")

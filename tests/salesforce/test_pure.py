@@ -16,7 +16,12 @@ from airflow_provider_rudder_sf.salesforce.client import RetryPolicy, parse_limi
 from airflow_provider_rudder_sf.salesforce.errors import Outcome, classify, classify_exception
 from airflow_provider_rudder_sf.salesforce.session import PinnedTrustSession
 from airflow_provider_rudder_sf.salesforce.settings import SalesforceSettings
-from airflow_provider_rudder_sf.salesforce.soql import check_api_name, in_clause_chunks, soql_literal
+from airflow_provider_rudder_sf.salesforce.soql import (
+    check_api_name,
+    in_clause_chunks,
+    soql_literal,
+    url_encoded_length,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +64,14 @@ def test_in_clause_chunks_keep_every_url_within_the_budget_and_lose_nothing():
     # chunks are filled: adding the next value would have overflowed
     for chunk, nxt in itertools.pairwise(chunks):
         assert len(_url([*chunk, nxt[0]])) > 10_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain", "a b  c", "+%&=?/#", "ü€😀", "'quoted'\\", "\t\n\r\x00\x7f", "~_.-", "".join(map(chr, range(256)))],
+)
+def test_url_encoded_length_is_the_length_quote_plus_gives(text):
+    assert url_encoded_length(text) == len(quote_plus(text))
 
 
 def test_in_clause_chunks_drop_a_value_that_can_never_fit():

@@ -353,8 +353,12 @@ def _write_rows(org: Org, job: Job, end: int) -> None:
     assert obj is not None
     txn = Txn(org.store)
     for row in job.rows[job.done : end]:
+        if len(row) != len(job.header):  # strict: a short row is not read as trailing empty cells
+            message = f"the row has {len(row)} value(s) and the header {len(job.header)} column(s)"
+            job.failures.append(["", f"INVALID_FIELD:{message}:", *row])
+            continue
         values: dict[str, Any] = {}
-        for name, value in zip(job.header, row, strict=False):
+        for name, value in zip(job.header, row, strict=True):
             if value == "#N/A":
                 values[name] = None
             elif value != "":
