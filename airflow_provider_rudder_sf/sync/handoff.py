@@ -70,7 +70,6 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 _encode_any = msgspec.json.Encoder(order="sorted", enc_hook=str).encode
 # Ledger rows and staged rows are decoded lazily: a record or an event is parsed only when it is needed.
 _ROW = msgspec.json.Decoder(tuple[msgspec.Raw, msgspec.Raw])
-_EVENTS = msgspec.json.Decoder(list[tuple[int, str, str, msgspec.Raw, list[tuple[str, str, str, str]]]])
 Line = tuple[msgspec.Raw, msgspec.Raw]
 
 
@@ -96,13 +95,18 @@ class LedgerStore(Protocol):
 
 
 class PendingEvent(NamedTuple):
-    """An event behind a row of a Bulk job: enough to dead-letter it or to say it was applied."""
+    """An event behind a row of a Bulk job: enough to dead-letter it or to say it was applied. ``raw`` stays
+    encoded until :func:`raw_event` needs it."""
 
     seq: int
     key: str
     origin: str
-    raw: object
+    raw: msgspec.Raw
     issues: tuple[FieldIssue, ...] = ()
+
+
+# Built straight from a ledger row by msgspec: settling reads every event of a run once.
+_EVENTS = msgspec.json.Decoder(list[PendingEvent])
 
 
 def event_key(raw: object) -> str:
@@ -217,9 +221,16 @@ def row_line(write: bytes | msgspec.Raw, events: bytes | msgspec.Raw) -> bytes:
     return b"[" + bytes(write) + b"," + bytes(events) + b"]\n"
 
 
-def _read_rows(stream: Iterable[bytes]) -> Iterator[Line]:
-    for line in stream:
-        yield _ROW.decode(line)
+def _read_rows(stream: gzip.GzipFile, block_size: int = 1 << 20) -> Iterator[Line]:
+    # Read in blocks and split here: a row is one line (JSON escapes newlines), and a readline call per row costs.
+    rest = b""
+    while block := stream.read(block_size):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield _ROW.decode(line)
+    if rest.strip():
+        yield _ROW.decode(rest)
 
 
 def write_of(data: msgspec.Raw) -> Write:
@@ -230,15 +241,12 @@ def write_of(data: msgspec.Raw) -> Write:
 
 
 def events_of(data: msgspec.Raw) -> list[PendingEvent]:
-    """The events of a row; each event's ``raw`` stays encoded until :func:`raw_event` needs it."""
-    return [
-        PendingEvent(seq, key, origin, raw, tuple(FieldIssue(*i) for i in issues))
-        for seq, key, origin, raw, issues in _EVENTS.decode(data)
-    ]
+    """The events of a row (see :class:`PendingEvent`)."""
+    return _EVENTS.decode(data)
 
 
-def raw_event(raw: object) -> object:
-    return msgspec.json.decode(raw) if isinstance(raw, msgspec.Raw) else raw
+def raw_event(raw: msgspec.Raw) -> object:
+    return msgspec.json.decode(raw)
 
 
 def _event_row(seq: int, event_origin: tuple[Any, str], issues: Iterable[FieldIssue]) -> list[Any]:
