@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import msgspec
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
@@ -38,6 +39,7 @@ from airflow_provider_rudder_sf.salesforce.session import PinnedTrustSession
 from airflow_provider_rudder_sf.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
+_encode_json = msgspec.json.Encoder().encode
 
 T = TypeVar("T")
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
@@ -256,9 +258,13 @@ class SalesforceClient:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """A REST call relative to ``/services/data/vXX.X/`` (for example ``composite/sobjects``)."""
-        extra = {"headers": headers} if headers else {}
+        extra: dict[str, Any] = {"headers": headers} if headers else {}
+        if json is not None:
+            # Encoded here, once (a retry resends the same bytes), by msgspec: the standard library's encoder cost
+            # a tenth of a REST run's CPU. simple-salesforce already sends Content-Type: application/json.
+            extra["data"] = _encode_json(json)
         return self.call(
-            lambda sf: sf.restful(path, method=method, json=json, **extra),
+            lambda sf: sf.restful(path, method=method, **extra),
             name=f"{method} {path}",
             idempotent=idempotent,
         )

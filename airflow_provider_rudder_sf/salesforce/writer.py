@@ -464,8 +464,8 @@ class SalesforceWriter:
         sobject = chunk[0].write.sobject
         records: list[dict[str, Any]] = []
         for item in chunk:
-            record: dict[str, Any] = {k: v for k, v in item.write.fields.items() if k != "attributes"}
-            record["attributes"] = {"type": sobject}
+            record: dict[str, Any] = dict(item.write.fields)  # a copy: a retry must not see our additions
+            record["attributes"] = {"type": sobject}  # replaces any "attributes" the fields held
             if op == "update":
                 record.pop("id", None)
                 record["Id"] = item.record_id
