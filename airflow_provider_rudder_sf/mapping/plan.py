@@ -309,7 +309,9 @@ def _lost_key(target: _Resolved, checked: Checked) -> FieldIssue | None:
                 "string_too_long",
                 f"{target.sobject}.{name} is shorter than the identifier, and a cut identifier never matches again.",
             )
-    stored = next((value for name, value in checked.fields.items() if name.lower() == key), None)
+    stored = checked.fields.get(target.natural_key[0])  # checked fields carry the org's spelling, as the key does
+    if stored is None:
+        stored = next((value for name, value in checked.fields.items() if name.lower() == key), None)
     if stored is not None and not _same_key(stored, target.natural_key[1]):
         # e.g. traits with both "email" and "Email", or a field_map to Email: the record would be stored under
         # another key than the one it was looked up by, and every re-run would create it again.
@@ -325,6 +327,8 @@ def _lost_key(target: _Resolved, checked: Checked) -> FieldIssue | None:
 
 def _same_key(stored: Any, looked_up: Any) -> bool:
     """Equal as Salesforce compares keys: as numbers when both read as numbers, else as text in any case."""
+    if type(stored) is type(looked_up) and stored == looked_up:  # the common case: the key stored as looked up
+        return True
     as_numbers = identifier_key(stored, numeric=True), identifier_key(looked_up, numeric=True)
     if None not in as_numbers:
         return as_numbers[0] == as_numbers[1]

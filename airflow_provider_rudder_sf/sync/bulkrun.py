@@ -14,6 +14,7 @@ from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter, RowResult, wo
 from airflow_provider_rudder_sf.salesforce.errors import StopReason
 from airflow_provider_rudder_sf.salesforce.results import RestWrite, WriteReport, WriteResult
 from airflow_provider_rudder_sf.sync.accounting import count_record, note_dead_letters, note_stop, skipped_line
+from airflow_provider_rudder_sf.sync.gcpause import gc_paused
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,
     Ledger,
@@ -73,6 +74,9 @@ class _Answer(NamedTuple):
         return cls(w.sobject, w.operation, result.status, result.code, result.message, result.duplicates)
 
 
+SETTLE_BATCH = 10_000  # rows whose events are held at once while a job is settled
+
+
 def settle_jobs(
     ledger: Ledger,
     bulk: BulkWriter,
@@ -91,6 +95,21 @@ def settle_jobs(
     here, and their unsent ones are not counted at all: the input is read again and plans them anew.
 
     Rows are read back in a stream; a record is decoded only when it failed or goes over REST."""
+    with gc_paused():
+        return _settle_jobs(ledger, bulk, rest, dead_letters, summary, resumed=resumed, log=log, tally=tally)
+
+
+def _settle_jobs(
+    ledger: Ledger,
+    bulk: BulkWriter,
+    rest: RestWrite,
+    dead_letters: DeadLetterSink,
+    summary: SyncSummary,
+    *,
+    resumed: bool,
+    log: Log,
+    tally: Callable[[str, str], None] | None,
+) -> Counter[str]:
     done: Counter[str] = Counter()
     for outcome in finish(ledger, bulk, log=log):
         sobject = outcome.record.sobject
@@ -104,11 +123,10 @@ def settle_jobs(
         settled: list[tuple[_Answer | None, list[PendingEvent]]] = []
         later: list[tuple[Write, list[PendingEvent]]] = []
         for index, (write_data, event_data) in enumerate(outcome.lines()):
+            result = results[index] if every is None else None
             if every is not None:
                 settled.append((saved[every], events_of(event_data)))
-                continue
-            result = results[index]
-            if result is not None and result.status != "failed":
+            elif result is not None and result.status != "failed":
                 settled.append((saved[result.status], events_of(event_data)))
             elif result is not None:
                 settled.append((_Answer.of(result.for_write(write_of(write_data))), events_of(event_data)))
@@ -116,7 +134,7 @@ def settle_jobs(
                 later.append((write_of(write_data), events_of(event_data)))
             else:
                 settled.append((None, events_of(event_data)))
-            if len(settled) >= 10_000:
+            if len(settled) >= SETTLE_BATCH:
                 done += _settle_rows(settled, dead_letters, summary, resumed=resumed, tally=tally)
                 settled = []
         done += _settle_rows(settled, dead_letters, summary, resumed=resumed, tally=tally)

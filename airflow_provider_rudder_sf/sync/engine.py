@@ -7,13 +7,10 @@ the run stopped early on the API budget or lasting transient trouble) unsent, le
 
 from __future__ import annotations
 
-import functools
-import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -49,6 +46,7 @@ from airflow_provider_rudder_sf.salesforce.results import WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
 from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, note_dead_letters, skipped_line
 from airflow_provider_rudder_sf.sync.bulkrun import flush, hand_off
+from airflow_provider_rudder_sf.sync.gcpause import gc_frozen, gc_paused
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,
     PendingEvent,
@@ -58,30 +56,13 @@ from airflow_provider_rudder_sf.sync.ports import DeadLetterSink, Log, Writer
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
 
 class ConfigurationError(ValueError):
     """The run's configuration cannot work against this org (a field_map to a missing field, ...): fail once,
     before any write, and do not retry."""
 
 
-def _gc_frozen(run: _F) -> _F:
-    """What exists when a run starts (Airflow, its providers, their imports: hundreds of thousands of objects)
-    outlives it; a full garbage collection would walk all of it again each time. Frozen, it is left out."""
-
-    @functools.wraps(run)
-    def frozen(*args: Any, **kwargs: Any) -> Any:
-        gc.freeze()
-        try:
-            return run(*args, **kwargs)
-        finally:
-            gc.unfreeze()
-
-    return cast("_F", frozen)
-
-
-@_gc_frozen
+@gc_frozen
 def run_sync(
     records: Iterable[StagedRecord],
     writer: Writer,
@@ -114,7 +95,7 @@ def run_sync(
     decode = msgspec.json.Decoder().decode
     check_field_map(writer, options)
     with Spool(memory_limit=memory_limit, partitions=partitions) as spool:
-        with _gc_paused():
+        with gc_paused():
             emails: set[str] | None = set() if options.allows("Lead") else None
             _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails)
         log.info(
@@ -126,29 +107,32 @@ def run_sync(
             summary.rejected,
             f" (spilled to {spool.groups} partitions to bound memory)" if spool.spilled else "",
         )
-        prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
-        del emails
-        for index, group in enumerate(spool.groups_of_events(), start=1):
-            if summary.stop_reason is not None:
-                summary.unsent += len(group)
-                continue
-            if spool.spilled:
-                log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
-            _sync_group(
-                group,
-                writer,
-                dead_letters,
-                options,
-                dry_run,
-                sample_size,
-                summary,
-                log,
-                (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
-                handoff,
-                prefetched,
-            )
-        if handoff is not None:
-            flush(handoff, writer, dead_letters, summary, log)
+        # Looking up, restoring, planning and staging build millions of acyclic objects too (see gc_paused); the
+        # cycles the HTTP calls leave are few and wait for the end of the run.
+        with gc_paused():
+            prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
+            del emails
+            for index, group in enumerate(spool.groups_of_events(), start=1):
+                if summary.stop_reason is not None:
+                    summary.unsent += len(group)
+                    continue
+                if spool.spilled:
+                    log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
+                _sync_group(
+                    group,
+                    writer,
+                    dead_letters,
+                    options,
+                    dry_run,
+                    sample_size,
+                    summary,
+                    log,
+                    (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
+                    handoff,
+                    prefetched,
+                )
+            if handoff is not None:
+                flush(handoff, writer, dead_letters, summary, log)
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
     note_dead_letters(summary, dead_letters)
@@ -251,7 +235,7 @@ def _sync_group(
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
         _stop(exc, len(group), summary, log)
         return
-    with _gc_paused():
+    with gc_paused():
         plan = build_plan(events, matches, options, record_matches=record_matches, schemas=schemas)
     summary.dropped_system_fields.update(plan.dropped_system_fields)
     _record_schema_report(plan, summary)
@@ -461,15 +445,3 @@ def _stop(exc: Exception, events: int, summary: SyncSummary, log: Log) -> None:
     summary.stop_message = str(exc)
     summary.unsent += events
     log.warning("Stopped before writing (%s): %s", reason, exc)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The CPU-bound phases build millions of short-lived acyclic objects; cyclic GC passes only slow them down."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

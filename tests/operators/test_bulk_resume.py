@@ -441,3 +441,25 @@ def test_rows_staged_before_a_column_appeared_reach_salesforce_with_that_cell_em
         short, full = leads[f"plain{n}@example.com"], leads[f"rich{n}@example.com"]
         assert (short["LastName"], short.get("Title"), short.get("Phone")) == (f"Plain{n}", None, None)
         assert (full["Title"], full["Phone"]) == (f'V"P, {n}\nline', f"+1-555-01{n:02d}")
+
+
+def test_settling_holds_one_batch_of_rows_at_a_time_whatever_the_jobs_outcome(crm, tmp_path, monkeypatch):
+    """A million-row job is settled in batches, a job settled from its counts alone too (its rows once piled up
+    whole: 996 MB at a million events)."""
+    from airflow_provider_rudder_sf.sync import bulkrun
+
+    crm.seed("Lead", [{"LastName": f"Old{n}", "Company": "Acme", "Email": f"old{n}@example.com"} for n in range(10)])
+    writer, ledger, summary = _stage_jobs(staged(), tmp_path)
+    batches: list[int] = []
+    settle_rows = bulkrun._settle_rows
+
+    def recorded(rows, *args, **kwargs):
+        batches.append(len(rows))
+        return settle_rows(rows, *args, **kwargs)
+
+    monkeypatch.setattr(bulkrun, "SETTLE_BATCH", 4)
+    monkeypatch.setattr(bulkrun, "_settle_rows", recorded)
+    _settle_when_done(crm, writer, ledger, summary, tmp_path)
+
+    assert sum(batches) == 40 and max(batches) == 4
+    assert (summary.applied, summary.created, summary.updated) == (40, 30, 10)
