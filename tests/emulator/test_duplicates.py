@@ -189,3 +189,18 @@ def test_full_profile_has_no_rules(salesforce_emulator: EmulatorHandle, sf: Sale
     salesforce_emulator.seed("Contact", [{"LastName": "Ann", "Email": "ann@example.com"}])
     assert salesforce_emulator.duplicate_rules() == []
     assert _create(sf, _lead(Email="ann@example.com"))[0]["success"] is True
+
+
+def test_bulk_compares_a_create_with_earlier_internal_batches_only(minimal: EmulatorHandle, msf: Salesforce) -> None:
+    """Salesforce runs a job in internal batches of 10,000 records: a batch's creates are not compared with each
+    other (rows 0 and 5,000, written in different steps of the worker), a later batch's are (row 10,000)."""
+    twin = {"Company": "Acme", "Phone": "+1 555 0199"}
+    records = [{"LastName": f"Filler{n}", "Company": "Acme"} for n in range(10_002)]
+    for n in (0, 5_000, 10_000):
+        records[n] = {"LastName": f"Twin{n}", **twin}
+    [result] = msf.bulk2.Lead.insert(records=records, wait=0.05)
+    assert (result["numberRecordsProcessed"], result["numberRecordsFailed"]) == (10_002, 1)
+    failed = msf.bulk2.Lead.get_failed_records(result["job_id"])
+    assert "DUPLICATES_DETECTED" in failed and "Twin10000" in failed
+    twins = sorted(lead["LastName"] for lead in minimal.records("Lead") if lead["LastName"].startswith("Twin"))
+    assert twins == ["Twin0", "Twin5000"]

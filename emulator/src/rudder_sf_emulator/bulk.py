@@ -42,6 +42,9 @@ TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 DELETABLE = frozenset({"UploadComplete", *TERMINAL})
 TICK_SECONDS = 0.02  # the worker's step; each step writes what the rate allows since the last one
 MAX_ROWS_PER_STEP = 2_000  # bounds how long one step holds the org lock
+# Salesforce processes a job in internal batches of 10,000 records; duplicate rules do not compare the records one
+# batch creates with each other, whatever the pace the worker writes them at.
+INTERNAL_BATCH_ROWS = 10_000
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Job:
     error_message: str | None = None
     started: float | None = None
     finished: float | None = None
+    batch_created: set[str] = field(default_factory=set)  # ids created by the internal batch being processed
 
     @property
     def unprocessed(self) -> list[list[str]]:
@@ -352,7 +356,9 @@ def _write_rows(org: Org, job: Job, end: int) -> None:
     obj = org.schema.get(job.object)
     assert obj is not None
     txn = Txn(org.store)
-    for row in job.rows[job.done : end]:
+    for position, row in enumerate(job.rows[job.done : end], start=job.done):
+        if position % INTERNAL_BATCH_ROWS == 0:
+            job.batch_created = set()
         if len(row) != len(job.header):  # strict: a short row is not read as trailing empty cells
             message = f"the row has {len(row)} value(s) and the header {len(job.header)} column(s)"
             job.failures.append(["", f"INVALID_FIELD:{message}:", *row])
@@ -364,7 +370,8 @@ def _write_rows(org: Org, job: Job, end: int) -> None:
             elif value != "":
                 values[name] = value
         one = Txn(txn)
-        writer = Writer(org.schema, one, version=job.version, csv=True)  # no duplicate header in Bulk 2.0
+        # No duplicate header in Bulk 2.0.
+        writer = Writer(org.schema, one, version=job.version, csv=True, same_request=job.batch_created)
         try:
             created = False
             if job.operation == "insert":
@@ -379,6 +386,8 @@ def _write_rows(org: Org, job: Job, end: int) -> None:
                 key = str(job.external_id)
                 record_id, created = writer.upsert(obj, key, values.get(key), values)
             one.commit()
+            if created:
+                job.batch_created.add(record_id)
             job.successes.append([record_id, "true" if created else "false", *row])
         except RecordError as err:
             job.failures.append(["", f"{err.code}:{err.message}:{','.join(err.fields)}", *row])

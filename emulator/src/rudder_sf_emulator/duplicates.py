@@ -9,7 +9,8 @@ so that tests are predictable.
 Declarations are checked against the objects and fields of the org by ``Schema.set_duplicate_rules``.
 
 Only records already saved before the request count: as in Salesforce, records created by the same request
-(one Collections call, one Composite call, one Bulk job) are not compared with each other.
+(one Collections call, one Composite call, one internal batch of 10,000 rows of a Bulk job) are not compared with
+each other.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,13 +115,15 @@ def _valid_date(text: str) -> bool:
 @dataclass
 class Writer:
     """Writes through one ``Txn``. ``allow_save``: the request carried ``Sforce-Duplicate-Rule-Header:
-    allowSave=true``; ``csv``: values come from Bulk CSV cells (all text), so numbers and booleans are parsed."""
+    allowSave=true``; ``csv``: values come from Bulk CSV cells (all text), so numbers and booleans are parsed;
+    ``same_request``: ids already saved by the same request, which duplicate rules do not compare with."""
 
     schema: Schema
     txn: Txn
     allow_save: bool = False
     version: str = "59.0"
     csv: bool = False
+    same_request: Collection[str] = ()
 
     # -- validation --
     def _number(self, spec: FieldSpec, value: Any) -> Any:
@@ -298,7 +301,7 @@ class Writer:
         for rule in self.schema.duplicate_rules:
             if rule.object != obj.name or (rule.action == "alert" and self.allow_save):
                 continue
-            found = duplicates.matches(rule, record, self.txn.store)
+            found = [i for i in duplicates.matches(rule, record, self.txn.store) if i not in self.same_request]
             if found:
                 raise RecordError(
                     "DUPLICATES_DETECTED", rule.message, [], duplicate=duplicates.result(rule, found, self.version)
