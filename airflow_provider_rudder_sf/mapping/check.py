@@ -26,12 +26,14 @@ class Checked(NamedTuple):
 
 
 class _Field(NamedTuple):
-    """A resolved field: its schema, whether it is protected, the longest plain text it takes as it is (None
-    when text goes through the coercion table), and the other value types it takes as they are."""
+    """A resolved field: the org's spelling of its name, its schema, whether it is protected, the longest plain
+    text it takes as it is (-1 when text goes through the coercion table), and the other value types it takes as
+    they are."""
 
+    name: str
     spec: FieldSchema
     protected: bool
-    text_limit: int | None
+    text_limit: int
     as_is: frozenset[type]
 
 
@@ -61,24 +63,25 @@ class FieldChecker:
         kept: dict[str, Any] = {}
         issues: list[FieldIssue] = []
         coercions: list[tuple[str, str]] = []
+        resolved = self._resolved
         for name, value in fields.items():
-            field = self._resolved.get(name)
+            field = resolved.get(name)
             if field is None:
-                field = self._resolved[name] = self._field(name)
-            if type(field) is FieldIssue:
+                field = resolved[name] = self._field(name)
+            if isinstance(field, FieldIssue):
                 issues.append(field)
                 continue
-            assert isinstance(field, _Field)
-            spec = field.spec
             if field.protected and name not in explicit:
-                issues.append(_protected(self.sobject, spec.name))
+                issues.append(_protected(self.sobject, field.name))
                 continue
-            if field.text_limit is not None and type(value) is str and len(value) <= field.text_limit:
-                kept[spec.name] = value  # the common case: plain text that fits, sent as it is
+            if type(value) is str:
+                if len(value) <= field.text_limit:
+                    kept[field.name] = value  # the common case: plain text that fits, sent as it is
+                    continue
+            elif type(value) in field.as_is:
+                kept[field.name] = value
                 continue
-            if type(value) in field.as_is:
-                kept[spec.name] = value
-                continue
+            spec = field.spec
             result = coerce(self.sobject, spec, value, truncate_text=self.truncate_text)
             if type(result) is FieldIssue:
                 issues.append(result)
@@ -95,8 +98,8 @@ class FieldChecker:
             return spec
         restricted = spec.picklist is not None and spec.restricted
         plain = spec.type in TEXT_TYPES and spec.type != "multipicklist" and not restricted
-        limit = (spec.length or sys.maxsize) if plain else None
-        return _Field(spec, spec.name.lower() in self.protected, limit, _AS_IS.get(spec.type, frozenset()))
+        limit = (spec.length or sys.maxsize) if plain else -1
+        return _Field(spec.name, spec, spec.name.lower() in self.protected, limit, _AS_IS.get(spec.type, frozenset()))
 
     def _resolve(self, name: str) -> FieldSchema | FieldIssue:
         spec = self.schema.field(name)
