@@ -77,6 +77,7 @@ class _Answer(NamedTuple):
 SETTLE_BATCH = 10_000  # rows whose events are held at once while a job is settled
 
 
+@gc_paused()  # settling builds an object or more per event, none of them in a cycle
 def settle_jobs(
     ledger: Ledger,
     bulk: BulkWriter,
@@ -95,21 +96,6 @@ def settle_jobs(
     here, and their unsent ones are not counted at all: the input is read again and plans them anew.
 
     Rows are read back in a stream; a record is decoded only when it failed or goes over REST."""
-    with gc_paused():
-        return _settle_jobs(ledger, bulk, rest, dead_letters, summary, resumed=resumed, log=log, tally=tally)
-
-
-def _settle_jobs(
-    ledger: Ledger,
-    bulk: BulkWriter,
-    rest: RestWrite,
-    dead_letters: DeadLetterSink,
-    summary: SyncSummary,
-    *,
-    resumed: bool,
-    log: Log,
-    tally: Callable[[str, str], None] | None,
-) -> Counter[str]:
     done: Counter[str] = Counter()
     for outcome in finish(ledger, bulk, log=log):
         sobject = outcome.record.sobject
