@@ -540,6 +540,7 @@ class JobRows:
 
     @property
     def ok(self) -> int:
+        """Rows answered as saved (those of an ``every_row`` job are not listed: only settling asks for those)."""
         return sum(1 for r in self.results if r.status != "failed")
 
 

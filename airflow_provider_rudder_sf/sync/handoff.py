@@ -68,7 +68,7 @@ SUMMARY = "_bulk-summary.json"
 _VERSION = 2  # 2: ledger rows hold no fingerprints; they are derived from the write when results are read
 _encode = msgspec.json.Encoder(order="sorted").encode
 _encode_any = msgspec.json.Encoder(order="sorted", enc_hook=str).encode
-# Ledger rows and staged rows are decoded lazily: a record or an event is parsed only when it is needed.
+# Ledger rows are decoded lazily: a record or an event is parsed only when it is needed.
 _ROW = msgspec.json.Decoder(tuple[msgspec.Raw, msgspec.Raw])
 Line = tuple[msgspec.Raw, msgspec.Raw]
 
