@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -11,14 +12,28 @@ _CUSTOM_SUFFIX = "__c"
 _MAX_CUSTOM_FIELD_BASE = 40
 
 
+# Names already seen to be API names. Every record of a run repeats the same few field names, so a record's names
+# are checked with one set comparison at C speed. Bounded, because the names come from event data.
+_SEEN_API_NAMES: set[str] = set()
+_MAX_SEEN_API_NAMES = 4096
+
+
 def is_api_name(name: object) -> bool:
     """An sObject or field API name: a letter, then letters, digits and underscores."""
-    return isinstance(name, str) and _is_api_name_text(name)
+    if not isinstance(name, str):
+        return False
+    if name in _SEEN_API_NAMES:
+        return True
+    if _API_NAME.fullmatch(name) is None:
+        return False
+    if len(_SEEN_API_NAMES) < _MAX_SEEN_API_NAMES:
+        _SEEN_API_NAMES.add(name)
+    return True
 
 
-@lru_cache(maxsize=4096)  # every record of a run repeats the same few field names
-def _is_api_name_text(name: str) -> bool:
-    return _API_NAME.fullmatch(name) is not None
+def all_api_names(names: AbstractSet[object]) -> bool:
+    """Whether every one of ``names`` (a record's keys), read as text, is an API name."""
+    return names <= _SEEN_API_NAMES or all(is_api_name(str(name)) for name in names)
 
 
 def is_record_id(value: object) -> bool:

@@ -31,7 +31,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.util import call_salesforce
 
 from airflow_provider_rudder_sf.mapping.model import Write
-from airflow_provider_rudder_sf.mapping.names import is_api_name
+from airflow_provider_rudder_sf.mapping.names import all_api_names, is_api_name
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.csvcodec import (
     cell_text,
@@ -640,9 +640,14 @@ def _get(table: dict[int, int | list[int]], digest: int) -> list[int]:
     return present if isinstance(present, list) else [present]
 
 
+def leading_columns(operation: str) -> tuple[str, ...]:
+    """What a job's CSV header starts with, before the fields its records set: ``Id`` for an update."""
+    return ("Id",) if operation == "update" else ()
+
+
 def header_columns(operation: str, field_names: Iterable[str]) -> tuple[str, ...]:
-    """A job's CSV header from the field names its records set (``Id`` first for updates)."""
-    return union_columns([field_names], ("Id",) if operation == "update" else ())
+    """A job's CSV header from the field names its records set, in first-seen order."""
+    return union_columns([field_names], leading_columns(operation))
 
 
 def key_column(operation: str, external: str | None, first: Write, columns: tuple[str, ...]) -> str | None:
@@ -658,31 +663,13 @@ def bulk_can_take(w: Write) -> bool:
     """A write REST would refuse before sending (INVALID_WRITE) goes over REST to get exactly that answer."""
     if w.operation not in BULK_OPERATIONS or not is_api_name(w.sobject or ""):
         return False
-    names = w.fields.keys()
-    if not names <= _VALID_NAMES and not _all_api_names(names):
+    if not all_api_names(w.fields.keys()):
         return False
     if w.operation == "update":
         return bool(w.record_id)
     if w.operation == "upsert":
         ext = w.external_id_field
         return bool(ext and is_api_name(ext) and w.fields.get(ext) not in (None, ""))
-    return True
-
-
-# Field names already seen to be API names: a run repeats the same few on every record, and a set test of the
-# whole key view runs at C speed. Bounded, because names come from event data.
-_VALID_NAMES: set[str] = {"attributes"}
-_MAX_VALID_NAMES = 4096
-
-
-def _all_api_names(names: Iterable[object]) -> bool:
-    for name in names:
-        if name in _VALID_NAMES:
-            continue
-        if not is_api_name(name):
-            return False
-        if len(_VALID_NAMES) < _MAX_VALID_NAMES:
-            _VALID_NAMES.add(name)  # type: ignore[arg-type]  # is_api_name: a str
     return True
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_rudder_sf.mapping.coerce import identifier_key
 from airflow_provider_rudder_sf.mapping.model import LeadMatch, Operation, Write
-from airflow_provider_rudder_sf.mapping.names import is_api_name
+from airflow_provider_rudder_sf.mapping.names import all_api_names, is_api_name
 from airflow_provider_rudder_sf.mapping.schema import FieldSchema, ObjectSchema, object_schema
 from airflow_provider_rudder_sf.salesforce.client import SalesforceClient
 from airflow_provider_rudder_sf.salesforce.errors import (
@@ -584,8 +584,8 @@ def _split_by_op(items: list[_Item]) -> list[list[_Item]]:
 def _invalid(w: Write) -> str | None:
     if not is_api_name(w.sobject or ""):
         return f"sObject {w.sobject!r} is not a valid Salesforce API name"
-    bad = [name for name in w.fields if name != "attributes" and not is_api_name(str(name))]
-    if bad:
+    if not all_api_names(w.fields.keys()):
+        bad = [name for name in w.fields if not is_api_name(str(name))]
         return f"field name(s) {bad!r} are not valid Salesforce API names"
     if w.operation == "update" and not w.record_id:
         return "an update needs a record id"

@@ -43,6 +43,7 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     bulk_can_take,
     encoded_cells,
     key_column,
+    leading_columns,
     write_fingerprint,
 )
 from airflow_provider_rudder_sf.salesforce.csvcodec import csv_line
@@ -270,11 +271,11 @@ class _Group:
     its CSV line over the columns known when it was staged, then its ledger row (see :data:`_STAGED`). Columns are
     kept in first-seen order, so a row staged before a column appeared only lacks trailing empty cells."""
 
-    def __init__(self, path: str, first: Write, operation: str) -> None:
+    def __init__(self, path: str, first: Write) -> None:
         self.path = path
         self.file = _create_private(path)
         self.first = first
-        self.columns: dict[str, None] = dict.fromkeys(("Id",) if operation == "update" else ())
+        self.columns: dict[str, None] = dict.fromkeys(leading_columns(first.operation))
 
 
 # Before each staged row: the bytes of its CSV line, the cells in it, the bytes of its ledger row, its events.
@@ -321,7 +322,7 @@ class Handoff:
                 parent = _private_parent(Path(self._parent) if self._parent else spool_parent())
                 self._dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-{_host_tag()}-bulk-", dir=parent)
             path = os.path.join(self._dir, f"stage-{len(self._groups)}")
-            group = self._groups[key] = _Group(path, w, w.operation)
+            group = self._groups[key] = _Group(path, w)
         return group
 
     def flush(self, log: Any) -> Flushed:
