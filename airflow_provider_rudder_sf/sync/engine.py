@@ -63,6 +63,7 @@ class ConfigurationError(ValueError):
 
 
 @gc_frozen
+@gc_paused()  # reading, looking up, planning and staging: millions of objects, none in a cycle
 def run_sync(
     records: Iterable[StagedRecord],
     writer: Writer,
@@ -95,9 +96,8 @@ def run_sync(
     decode = msgspec.json.Decoder().decode
     check_field_map(writer, options)
     with Spool(memory_limit=memory_limit, partitions=partitions) as spool:
-        with gc_paused():
-            emails: set[str] | None = set() if options.allows("Lead") else None
-            _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails)
+        emails: set[str] | None = set() if options.allows("Lead") else None
+        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -107,32 +107,29 @@ def run_sync(
             summary.rejected,
             f" (spilled to {spool.groups} partitions to bound memory)" if spool.spilled else "",
         )
-        # Looking up, restoring, planning and staging build millions of acyclic objects too (see gc_paused); the
-        # cycles the HTTP calls leave are few and wait for the end of the run.
-        with gc_paused():
-            prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
-            del emails
-            for index, group in enumerate(spool.groups_of_events(), start=1):
-                if summary.stop_reason is not None:
-                    summary.unsent += len(group)
-                    continue
-                if spool.spilled:
-                    log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
-                _sync_group(
-                    group,
-                    writer,
-                    dead_letters,
-                    options,
-                    dry_run,
-                    sample_size,
-                    summary,
-                    log,
-                    (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
-                    handoff,
-                    prefetched,
-                )
-            if handoff is not None:
-                flush(handoff, writer, dead_letters, summary, log)
+        prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
+        del emails
+        for index, group in enumerate(spool.groups_of_events(), start=1):
+            if summary.stop_reason is not None:
+                summary.unsent += len(group)
+                continue
+            if spool.spilled:
+                log.info("Partition %d of %d: %d events", index, spool.groups, len(group))
+            _sync_group(
+                group,
+                writer,
+                dead_letters,
+                options,
+                dry_run,
+                sample_size,
+                summary,
+                log,
+                (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
+                handoff,
+                prefetched,
+            )
+        if handoff is not None:
+            flush(handoff, writer, dead_letters, summary, log)
     summary.api_calls = writer.api_calls
     summary.describe_calls = writer.describe_calls
     note_dead_letters(summary, dead_letters)
@@ -235,8 +232,7 @@ def _sync_group(
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
         _stop(exc, len(group), summary, log)
         return
-    with gc_paused():
-        plan = build_plan(events, matches, options, record_matches=record_matches, schemas=schemas)
+    plan = build_plan(events, matches, options, record_matches=record_matches, schemas=schemas)
     summary.dropped_system_fields.update(plan.dropped_system_fields)
     _record_schema_report(plan, summary)
     for rejected in plan.rejected:

@@ -29,7 +29,8 @@ def gc_frozen(run: _F) -> _F:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """The CPU-bound phases build millions of short-lived acyclic objects; cyclic GC passes only slow them down."""
+    """The CPU-bound phases build millions of short-lived acyclic objects; cyclic GC passes only slow them down.
+    The few cycles the HTTP calls leave wait until the pause ends. Also a decorator."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
