@@ -102,6 +102,7 @@ class BulkQuery:
         self.client = client
         self.page_size = page_size
         self.polling = Polling(poll_first, poll_interval, poll_timeout, sleep, clock)
+        self._started: dict[str, float] = {}  # job id -> when it was created
         self.polls = 0
         self.pages = 0
         self.rows_read = 0
@@ -110,9 +111,18 @@ class BulkQuery:
         """Create the job and wait for it (raising :class:`QueryJobFailed` if it does not complete), then return an
         iterator over its rows, fetched page by page as it is consumed. Row keys are the CSV header's names,
         lower-cased; an empty cell (a null) is ``""``."""
-        job_id = self._create(soql)
+        return self.results(self.start(soql))
+
+    def results(self, job_id: str) -> Iterator[dict[str, str]]:
+        """:meth:`run`'s wait and rows, for a job :meth:`start` created (the time since then counts as waited)."""
         self._wait(job_id)
         return self._rows(job_id)
+
+    def start(self, soql: str) -> str:
+        """Create the query job (Salesforce starts running it) and return its id."""
+        job_id = self._create(soql)
+        self._started[job_id] = self.polling.clock()
+        return job_id
 
     def _create(self, soql: str) -> str:
         spec = {
@@ -130,7 +140,8 @@ class BulkQuery:
         return str(info["id"])
 
     def _wait(self, job_id: str) -> None:
-        for overdue in self.polling.rounds():
+        waited = self.polling.clock() - self._started.pop(job_id, self.polling.clock())
+        for overdue in self.polling.rounds(waited=waited):
             if overdue:
                 abort_job(self.client, "query", job_id)
                 raise QueryJobFailed(

@@ -47,15 +47,20 @@ class Polling:
             yield delay
             delay = min(self.interval, delay * 2)
 
-    def rounds(self) -> Iterator[bool]:
+    def rounds(self, *, waited: float = 0.0) -> Iterator[bool]:
         """One item before each read of the state: whether the job is overdue. An overdue job is read at once
-        (the caller aborts it, then reads it once more or gives up); otherwise the next wait is slept first."""
+        (the caller aborts it, then reads it once more or gives up); otherwise the next wait is slept first.
+        ``waited``: seconds the job has already run, taken off the first wait (never more reads than from its start)."""
         delays = self.delays()
         started = self.clock()
+        head_start = waited
         while True:
             overdue = self.clock() - started >= self.timeout
             if not overdue:
-                self.sleep(next(delays))
+                delay = next(delays) - head_start
+                if delay > 0:
+                    self.sleep(delay)
+            head_start = 0.0
             yield overdue
 
 

@@ -8,10 +8,12 @@ failure is reconciled by natural key before creates are resent, and a spent API 
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -117,6 +119,8 @@ class SalesforceWriter:
         self._export_sleep = export_sleep
         self.lookups: list[LookupPlan] = []  # every look-up's strategy and figures, in order
         self.export_polls = 0  # query-job state polls sent by export look-ups
+        self._row_counts: dict[tuple[str, str], int] = {}  # a COUNT() taken while reading, for the look-up after
+        self._early_exports: dict[str, tuple[BulkQuery, str]] = {}  # export SOQL -> its query job, started early
         self._schemas: dict[str, ObjectSchema | None] = {}
         self.describe_calls = 0
 
@@ -178,6 +182,47 @@ class SalesforceWriter:
         log.info("Lead look-up: %d e-mail(s) asked, %d found", len(wanted), len(found))
         return {email: tuple(matches) for email, matches in found.items()}
 
+    def start_lead_export(self, emails: Collection[str]) -> bool:
+        """Called while the run still reads, with the lower-cased e-mails read so far. When an export of the Leads
+        is already the cheaper look-up, its query job starts now: Salesforce runs it while the rest is read, and
+        :meth:`lookup_leads` finds it done. More e-mails only make ``IN`` dearer, so the choice holds; the one
+        ``COUNT()`` it takes is the look-up's. True when nothing is left to decide; False: ask again with more.
+
+        A job the run never reads (it stopped first) is left to Salesforce, which deletes old jobs."""
+        soql = _export_soql(LEAD_FIELDS, "Lead", "Email")
+        if self.lookup_strategy == "in" or soql in self._early_exports:
+            return True
+        try:
+            if self.lookup_strategy == "auto":
+                in_calls = self._estimated_in_calls(LEAD_FIELDS, "Lead", "Email", emails)
+                if in_calls <= self.export_min_calls:
+                    return False
+                rows = self._row_counts.get(("Lead", "Email"))
+                if rows is None:
+                    rows = self._row_counts[("Lead", "Email")] = self._count("Lead", "Email")
+                if choose_strategy(in_calls, rows, self.export_page_size) != "export":
+                    return False
+            query = self._bulk_query()
+            self._early_exports[soql] = (query, query.start(soql))
+        except (BudgetExhausted, SessionExpired, TransientError, PermanentError) as exc:
+            log.info("The Lead export was not started while reading (%s); the look-up decides after reading", exc.code)
+            return True
+        log.info("Started the Lead export while reading, at %d distinct e-mails", len(emails))
+        return True
+
+    def _estimated_in_calls(self, select: str, sobject: str, field: str, values: Collection[str]) -> int:
+        """``IN`` requests for ``values``, from how many of its first thousand fit a request (exact below that)."""
+        sample = list(itertools.islice(values, 1_000))
+        chunks = self._in_chunks(select, sobject, field, sample)
+        if len(sample) == len(values) or len(chunks) < 2:
+            return len(chunks)
+        per_request = (len(sample) - len(chunks[-1])) / (len(chunks) - 1)  # full requests only
+        return math.ceil(len(values) / per_request)
+
+    def _count(self, sobject: str, field: str) -> int:
+        counted = self.client.query(f"SELECT COUNT() FROM {sobject} WHERE {field} != null")
+        return int(counted.get("totalSize") or 0)
+
     def find_ids(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, list[str]]:
         """Ids of ``sobject`` records whose ``field`` equals one of ``values``: lower-cased value → ids."""
         check_api_name(sobject, "sObject")
@@ -236,12 +281,14 @@ class SalesforceWriter:
             return
         select = ", ".join(columns)
         chunks = self._in_chunks(select, sobject, field, values, quoted=quoted)
-        plan = self._plan(sobject, field, len(values), len(chunks), exportable)
+        soql = _export_soql(select, sobject, field)
+        early = self._early_exports.pop(soql, None)
+        plan = self._plan(sobject, field, len(values), len(chunks), exportable, started=early is not None)
         if plan.strategy == "export":
-            query = self._bulk_query()
+            query = early[0] if early is not None else self._bulk_query()
             rows: Iterator[dict[str, str]] | None = None
             try:
-                rows = query.run(f"SELECT {select} FROM {sobject} WHERE {field} != null")
+                rows = query.results(early[1]) if early is not None else query.run(soql)
             except QueryJobFailed as exc:
                 log.warning("The %s export failed (%s); looking the values up with IN instead", sobject, exc.code)
             finally:
@@ -253,9 +300,16 @@ class SalesforceWriter:
                 return
         yield from self._query_chunks(select, sobject, field, chunks, quoted=quoted)
 
-    def _plan(self, sobject: str, field: str, values: int, in_calls: int, exportable: bool) -> LookupPlan:
-        """Pick the strategy of one look-up (at most one ``COUNT()`` call) and log it with its figures."""
-        if self.lookup_strategy == "in" or not exportable:
+    def _plan(
+        self, sobject: str, field: str, values: int, in_calls: int, exportable: bool, *, started: bool = False
+    ) -> LookupPlan:
+        """Pick the strategy of one look-up (at most one ``COUNT()`` call) and log it with its figures.
+        ``started``: its export was started while reading (:meth:`start_lead_export`)."""
+        counted = self._row_counts.pop((sobject, field), None)
+        if started:
+            estimate = estimate_export_calls(counted, self.export_page_size) if counted is not None else None
+            plan = LookupPlan(sobject, field, values, "export", in_calls, counted, estimate, "started while reading")
+        elif self.lookup_strategy == "in" or not exportable:
             why = "forced" if self.lookup_strategy == "in" else "field type not exportable"
             plan = LookupPlan(sobject, field, values, "in", in_calls, reason=why)
         elif self.lookup_strategy == "export":
@@ -265,8 +319,7 @@ class SalesforceWriter:
                 sobject, field, values, "in", in_calls, reason=f"at most {self.export_min_calls} IN requests"
             )
         else:
-            counted = self.client.query(f"SELECT COUNT() FROM {sobject} WHERE {field} != null")
-            rows = int(counted.get("totalSize") or 0)
+            rows = counted if counted is not None else self._count(sobject, field)
             estimate = estimate_export_calls(rows, self.export_page_size)
             chosen = choose_strategy(in_calls, rows, self.export_page_size)
             plan = LookupPlan(sobject, field, values, chosen, in_calls, rows, estimate, reason="fewer calls")
@@ -596,6 +649,10 @@ def _invalid(w: Write) -> str | None:
         if ext not in w.fields:
             return f"an upsert needs its external id field {ext!r} among the fields"
     return None
+
+
+def _export_soql(select: str, sobject: str, field: str) -> str:
+    return f"SELECT {select} FROM {sobject} WHERE {field} != null"
 
 
 def _lowered(values: Iterable[str]) -> tuple[list[str], set[str]]:

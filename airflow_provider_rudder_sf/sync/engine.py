@@ -56,6 +56,11 @@ from airflow_provider_rudder_sf.sync.ports import DeadLetterSink, Log, Writer
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
+# The Lead look-up's export can start while a run still reads: the writer is asked at this many distinct e-mails,
+# then each time they grow by a quarter (an IN request holds a few hundred; the export is weighed past 20 of them).
+FIRST_EXPORT_PROBE = 1_024
+_NEVER = 1 << 62
+
 
 class ConfigurationError(ValueError):
     """The run's configuration cannot work against this org (a field_map to a missing field, ...): fail once,
@@ -97,7 +102,7 @@ def run_sync(
     check_field_map(writer, options)
     with Spool(memory_limit=memory_limit, partitions=partitions) as spool:
         emails: set[str] | None = set() if options.allows("Lead") else None
-        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails)
+        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails, writer)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -166,9 +171,12 @@ def _read(
     shard: tuple[int, int] | None = None,
     skip: Counter[str] | None = None,
     emails: set[str] | None = None,
+    writer: Writer | None = None,
 ) -> None:
-    """Classify and spool the records; ``emails`` collects the e-mails the Lead look-up will need."""
+    """Classify and spool the records; ``emails`` collects the e-mails the Lead look-up will need, and the
+    ``writer`` is asked, as their number grows, whether to start that look-up's export already."""
     index, count = shard or (0, 1)
+    next_probe = FIRST_EXPORT_PROBE if writer is not None else _NEVER
     skip = skip if skip else None
     before = summary.read - summary.ignored - summary.rejected  # a continued summary's earlier events
     skipped = 0
@@ -192,6 +200,9 @@ def _read(
             spool.add(outcome, record.origin)
             if emails is not None and outcome.email is not None and not outcome.targets:
                 emails.add(outcome.email)
+                if len(emails) >= next_probe:
+                    assert writer is not None
+                    next_probe = _NEVER if writer.start_lead_export(emails) else next_probe + next_probe // 4
         elif isinstance(outcome, Ignored):
             summary.ignored += 1
             summary.ignored_by_reason[outcome.reason] += 1

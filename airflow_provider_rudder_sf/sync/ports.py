@@ -6,7 +6,7 @@ real sink (``DeadLetterWriter``) or, without a dead-letter location, :class:`Log
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from airflow_provider_rudder_sf.mapping import LeadMatch, ObjectSchema, Write
@@ -31,6 +31,8 @@ class Writer(Protocol):
     describe_calls: int
 
     def lookup_leads(self, emails: Iterable[str]) -> dict[str, tuple[LeadMatch, ...]]: ...
+
+    def start_lead_export(self, emails: Collection[str]) -> bool: ...
 
     def schemas(self, sobjects: Iterable[str]) -> dict[str, ObjectSchema | None]: ...
 

@@ -15,13 +15,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from airflow_provider_rudder_sf.mapping import MappingOptions
 from airflow_provider_rudder_sf.salesforce.export import (
     BulkQuery,
     QueryJobFailed,
     choose_strategy,
     estimate_export_calls,
 )
+from airflow_provider_rudder_sf.salesforce.jobs import Polling
 from airflow_provider_rudder_sf.salesforce.writer import SalesforceWriter
+from airflow_provider_rudder_sf.sources import open_source
+from airflow_provider_rudder_sf.sync import LogOnlyDeadLetters, run_sync
 
 
 def poll_briefly(delay: float) -> None:
@@ -323,3 +327,92 @@ def test_an_export_rides_out_transient_failures_while_polling_and_paging(salesfo
     assert refused >= 8  # 8 pages: every one of them was refused once first
     assert len(sleeps) == refused  # the client's back-off (not the poll schedule) waited before each resend
     assert client.api_calls == counters["api_calls"] + refused  # every try is counted
+
+
+# -- the export started while the run still reads ------------------------------------------------------------
+@pytest.mark.parametrize(("waited", "waits"), [(0.0, [1.0, 2.0, 4.0]), (0.25, [0.75, 2.0, 4.0]), (5.0, [2.0, 4.0])])
+def test_the_time_a_job_has_run_is_taken_off_its_first_wait(waited, waits):
+    slept: list[float] = []
+    rounds = Polling(first=1.0, interval=4.0, sleep=slept.append, clock=lambda: 0.0).rounds(waited=waited)
+    assert [next(rounds) for _ in range(3)] == [False] * 3
+    assert slept == waits  # a job started long ago is read at once; the back-off goes on from there
+
+
+def test_few_emails_start_nothing_and_spend_no_call(salesforce_emulator, make_client):
+    client = make_client(api_reserve=0)
+    writer = make_writer(client)  # 10,000-byte IN requests: 1,100 e-mails fit in 4 of them
+    assert writer.start_lead_export({f"few{n:05d}@example.com" for n in range(1_100)}) is False
+    assert client.api_calls == 0 and salesforce_emulator.bulk_jobs() == []
+
+
+def test_the_count_taken_while_reading_is_the_look_ups_own(salesforce_emulator, make_client):
+    emails = [f"lead{n:04d}@example.com" for n in range(2_000)]
+    salesforce_emulator.seed("Lead", [_lead(e) for e in emails])
+    client = make_client(api_reserve=0)
+    writer = make_writer(client, lookup_chunk_bytes=1_000, export_page_size=50)
+    assert writer.start_lead_export(set(emails[:600])) is False  # IN is cheaper against 2,000 rows: ask again later
+    assert endpoints(salesforce_emulator) == {"GET query": 1}
+    assert writer.start_lead_export(set(emails[:700])) is False  # the count is kept: no second COUNT()
+    found = writer.lookup_leads(emails[:700])
+
+    assert set(found) == set(emails[:700])
+    (plan,) = writer.lookups
+    assert (plan.strategy, plan.rows) == ("in", 2_000)
+    assert endpoints(salesforce_emulator) == {"GET query": 1 + plan.in_calls}  # one COUNT() in all
+
+
+def test_an_export_started_while_reading_gives_the_same_answers_for_fewer_polls(salesforce_emulator, make_client):
+    org = _seed_mixed_org(salesforce_emulator)
+    expected = make_writer(make_client(api_reserve=0), lookup_strategy="in").lookup_leads(org["asked"])
+    before = Counter(endpoints(salesforce_emulator))
+    client = make_client(api_reserve=0)
+    writer = make_writer(client, lookup_strategy="export", export_page_size=10)
+    assert writer.start_lead_export({e.lower() for e in org["asked"][:5]}) is True
+    (job,) = salesforce_emulator.bulk_jobs()
+    assert job["operation"] == "query" and job["object"] == "Lead"
+    deadline = time.monotonic() + 10
+    while salesforce_emulator.bulk_jobs()[0]["state"] != "JobComplete":  # the emulator's own pace, polled
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    found = writer.lookup_leads(org["asked"])
+
+    assert found == expected
+    assert [(p.strategy, p.reason) for p in writer.lookups] == [("export", "started while reading")]
+    assert writer.export_polls == 1  # done already: read once
+    assert Counter(endpoints(salesforce_emulator)) - before == Counter(
+        {"POST jobs/query": 1, "GET jobs/query": 1 + 5}  # one state read, then 50 rows in pages of 10
+    )
+
+
+def test_a_run_starts_its_lead_export_before_it_has_read_everything(salesforce_emulator, make_client):
+    existing = [f"known{n:04d}@example.com" for n in range(700)]
+    salesforce_emulator.seed("Lead", [_lead(e) for e in existing])
+    people = existing + [f"new{n:04d}@example.com" for n in range(700)]
+    events = [
+        {
+            "type": "identify",
+            "messageId": f"m{n}",
+            "timestamp": "2026-11-28T10:00:00Z",
+            "integrations": {"Salesforce": True},
+            "traits": {"email": email.upper() if n % 2 else email, "lastName": f"L{n}", "company": "Acme"},
+        }
+        for n, email in enumerate(people)
+    ]
+    jobs_when_read: list[dict[str, Any]] = []
+
+    def records():
+        yield from open_source(events)
+        jobs_when_read.extend(salesforce_emulator.bulk_jobs())  # runs once the engine asks past the last event
+
+    client = make_client(api_reserve=0)
+    writer = make_writer(client, lookup_chunk_bytes=1_000)
+    summary = run_sync(records(), writer, LogOnlyDeadLetters(logging.getLogger(__name__)), options=MappingOptions())
+
+    assert [(job["operation"], job["object"]) for job in jobs_when_read] == [("query", "Lead")]
+    assert [(p.strategy, p.reason, p.values) for p in writer.lookups] == [("export", "started while reading", 1_400)]
+    assert (summary.created, summary.updated, summary.dead_lettered) == (700, 700, 0)
+    leads = salesforce_emulator.records("Lead")
+    assert len(leads) == 1_400 and len({lead["Email"].lower() for lead in leads}) == 1_400  # no Lead twice
+    counters = endpoints(salesforce_emulator)
+    assert counters["GET query"] == 1  # the one COUNT(), taken while reading; the look-up spent no IN request
+    assert counters["POST jobs/query"] == 1
