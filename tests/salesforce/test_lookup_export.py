@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from airflow_provider_rudder_sf.mapping import MappingOptions
+from airflow_provider_rudder_sf.salesforce.errors import SalesforceLoginError
 from airflow_provider_rudder_sf.salesforce.export import (
     BulkQuery,
     QueryJobFailed,
@@ -416,3 +417,25 @@ def test_a_run_starts_its_lead_export_before_it_has_read_everything(salesforce_e
     counters = endpoints(salesforce_emulator)
     assert counters["GET query"] == 1  # the one COUNT(), taken while reading; the look-up spent no IN request
     assert counters["POST jobs/query"] == 1
+
+
+def test_a_wrong_password_met_while_reading_ends_the_run_there_with_one_login(
+    salesforce_emulator, make_client, make_settings
+):
+    events = [
+        {"type": "identify", "integrations": {"Salesforce": True}, "traits": {"email": f"p{n:04d}@example.com"}}
+        for n in range(1_500)
+    ]
+    read: list[int] = []
+
+    def records():
+        for record in open_source(events):
+            read.append(1)
+            yield record
+
+    writer = make_writer(make_client(make_settings(password="wrong")), lookup_chunk_bytes=1_000)
+    with pytest.raises(SalesforceLoginError):
+        run_sync(records(), writer, LogOnlyDeadLetters(logging.getLogger(__name__)), options=MappingOptions())
+    assert len(read) < 1_500  # it stopped while reading, at the COUNT() that weighs the export
+    assert salesforce_emulator.counters()["login_failures"] == 1
+    assert salesforce_emulator.records("Lead") == []
