@@ -57,7 +57,8 @@ from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
 # The Lead look-up's export can start while a run still reads: the writer is asked at this many distinct e-mails,
-# then each time they grow by a quarter (an IN request holds a few hundred; the export is weighed past 20 of them).
+# then each time they grow by a quarter (an IN request holds a few hundred; the writer weighs the export only past
+# its export_min_calls requests).
 FIRST_EXPORT_PROBE = 1_024
 _NEVER = 1 << 62
 
