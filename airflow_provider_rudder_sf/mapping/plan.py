@@ -74,9 +74,12 @@ def lead_emails(events: Iterable[IdentifyEvent], options: MappingOptions | None 
     return {event.email for event in events if not event.targets and event.email is not None}
 
 
-def match_requests(events: Iterable[IdentifyEvent]) -> dict[tuple[str, str], list[Any]]:
-    """The rETL look-ups to make: ``(sObject, identifier field)`` -> identifier values, in first-seen order."""
-    wanted: dict[tuple[str, str], list[Any]] = {}
+def match_requests(
+    events: Iterable[IdentifyEvent], into: dict[tuple[str, str], list[Any]] | None = None
+) -> dict[tuple[str, str], list[Any]]:
+    """The rETL look-ups to make: ``(sObject, identifier field)`` -> identifier values, in first-seen order
+    (added to ``into`` when given, so a reader can gather them event by event)."""
+    wanted: dict[tuple[str, str], list[Any]] = {} if into is None else into
     for event in events:
         for target in event.targets:
             if target.match_field is not None:

@@ -30,6 +30,7 @@ from airflow_provider_rudder_sf.mapping import (
     record_key,
     shard_of,
 )
+from airflow_provider_rudder_sf.mapping.plan import Matches
 from airflow_provider_rudder_sf.salesforce.bulk import (
     DEFAULT_BULK_THRESHOLD,
     WriteMode,
@@ -103,7 +104,8 @@ def run_sync(
     check_field_map(writer, options)
     with Spool(memory_limit=memory_limit, partitions=partitions) as spool:
         emails: set[str] | None = set() if options.allows("Lead") else None
-        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails, writer)
+        identifiers: dict[tuple[str, str], list[Any]] = {}
+        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails, writer, identifiers)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -114,7 +116,8 @@ def run_sync(
             f" (spilled to {spool.groups} partitions to bound memory)" if spool.spilled else "",
         )
         prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
-        del emails
+        matched = _prefetch_records(writer, identifiers, spool, summary, log) if spool.spilled and identifiers else None
+        del emails, identifiers
         for index, group in enumerate(spool.groups_of_events(), start=1):
             if summary.stop_reason is not None:
                 summary.unsent += len(group)
@@ -133,6 +136,7 @@ def run_sync(
                 (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
                 handoff,
                 prefetched,
+                matched,
             )
         if handoff is not None:
             flush(handoff, writer, dead_letters, summary, log)
@@ -161,6 +165,23 @@ def _prefetch(
     return found
 
 
+def _prefetch_records(
+    writer: Writer, requests: dict[tuple[str, str], list[Any]], spool: Spool, summary: SyncSummary, log: Log
+) -> Matches | None:
+    """The rETL look-ups of a spilled run, once for all partitions (as :func:`_prefetch` does for e-mails): per
+    partition, an object's export would be read once per partition. Each identifier is in one partition only."""
+    if summary.stop_reason is not None:
+        return None
+    try:
+        schemas = writer.schemas(sobject for sobject, _ in requests)
+        found = _match_records(requests, schemas, writer, log)
+    except (BudgetExhausted, SessionExpired, TransientError) as exc:
+        _stop(exc, 0, summary, log)
+        return None
+    log.info("Looked up the rETL identifiers of %d field(s) once for all %d partitions", len(requests), spool.groups)
+    return found
+
+
 def _read(
     records: Iterable[StagedRecord],
     spool: Spool,
@@ -173,9 +194,11 @@ def _read(
     skip: Counter[str] | None = None,
     emails: set[str] | None = None,
     writer: Writer | None = None,
+    identifiers: dict[tuple[str, str], list[Any]] | None = None,
 ) -> None:
     """Classify and spool the records; ``emails`` collects the e-mails the Lead look-up will need, and the
-    ``writer`` is asked, as their number grows, whether to start that look-up's export already."""
+    ``writer`` is asked, as their number grows, whether to start that look-up's export already; ``identifiers``
+    gathers the rETL look-ups (:func:`match_requests`)."""
     index, count = shard or (0, 1)
     next_probe = FIRST_EXPORT_PROBE if writer is not None else _NEVER
     skip = skip if skip else None
@@ -204,6 +227,8 @@ def _read(
                 if len(emails) >= next_probe:
                     assert writer is not None
                     next_probe = _NEVER if writer.start_lead_export(emails) else next_probe + next_probe // 4
+            elif identifiers is not None and outcome.targets:
+                match_requests((outcome,), into=identifiers)
         elif isinstance(outcome, Ignored):
             summary.ignored += 1
             summary.ignored_by_reason[outcome.reason] += 1
@@ -228,6 +253,7 @@ def _sync_group(
     write_policy: tuple[WriteMode, int, int] = ("rest", DEFAULT_BULK_THRESHOLD, 0),
     handoff: Handoff | None = None,
     prefetched: dict[str, tuple[LeadMatch, ...]] | None = None,
+    matched: Matches | None = None,
 ) -> None:
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
@@ -240,7 +266,9 @@ def _sync_group(
             if emails:
                 log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
         schemas = writer.schemas(_objects_to_describe(events, matches, options))
-        record_matches = _match_records(events, schemas, writer, log)
+        record_matches = (
+            matched if matched is not None else _match_records(match_requests(events), schemas, writer, log)
+        )
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
         _stop(exc, len(group), summary, log)
         return
@@ -320,12 +348,16 @@ def _objects_to_describe(
 
 
 def _match_records(
-    events: Sequence[IdentifyEvent], schemas: Mapping[str, ObjectSchema | None], writer: Writer, log: Log
+    requests: Mapping[tuple[str, str], Sequence[Any]],
+    schemas: Mapping[str, ObjectSchema | None],
+    writer: Writer,
+    log: Log,
 ) -> dict[tuple[str, str], dict[str, tuple[str, ...]] | None]:
-    """The rETL look-ups: one batched, escaped ``IN`` query series per (object, identifier field). A look-up that
-    Salesforce refuses (a field it cannot filter on) is None: the planner dead-letters those events only."""
+    """The rETL look-ups (:func:`match_requests`), one per (object, identifier field), each by the writer's cheaper
+    strategy. A look-up that Salesforce refuses (a field it cannot filter on) is None: the planner dead-letters
+    those events only."""
     found: dict[tuple[str, str], dict[str, tuple[str, ...]] | None] = {}
-    for (sobject, field), values in match_requests(events).items():
+    for (sobject, field), values in requests.items():
         schema = schemas.get(sobject.lower())
         spec = schema.field(field) if schema is not None else None
         if schema is None or spec is None:

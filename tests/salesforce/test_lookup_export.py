@@ -439,3 +439,34 @@ def test_a_wrong_password_met_while_reading_ends_the_run_there_with_one_login(
     assert len(read) < 1_500  # it stopped while reading, at the COUNT() that weighs the export
     assert salesforce_emulator.counters()["login_failures"] == 1
     assert salesforce_emulator.records("Lead") == []
+
+
+def test_a_spilled_run_looks_its_retl_identifiers_up_once_for_all_partitions(salesforce_emulator, make_client):
+    salesforce_emulator.declare_fields("Account", {"Ext_Key__c": {"type": "string", "length": 40}})
+    salesforce_emulator.seed("Account", [{"Name": f"A{n}", "Ext_Key__c": f"K-{n:05d}"} for n in range(2_000)])
+    events = [
+        {
+            "type": "identify",
+            "timestamp": "2026-11-28T10:00:00Z",
+            "integrations": {"Salesforce": True},
+            "context": {
+                "mappedToDestination": True,
+                "externalId": [{"type": "Salesforce-Account", "id": f"k-{n:05d}", "identifierType": "Ext_Key__c"}],
+            },
+            "traits": {"Name": f"B{n}"},
+        }
+        for n in range(4_000)  # half of them name an existing Account, in another case
+    ]
+    log = logging.getLogger(__name__)
+    writer = make_writer(make_client(api_reserve=0), lookup_chunk_bytes=1_000)
+    summary = run_sync(
+        open_source(events), writer, LogOnlyDeadLetters(log), options=MappingOptions(), memory_limit=100, partitions=4
+    )
+
+    assert [(p.sobject, p.strategy, p.values) for p in writer.lookups] == [("Account", "export", 4_000)]
+    assert (summary.created, summary.updated, summary.dead_lettered) == (2_000, 2_000, 0)
+    accounts = salesforce_emulator.records("Account")
+    assert len(accounts) == 4_000 and len({a["Ext_Key__c"].lower() for a in accounts}) == 4_000
+    counters = endpoints(salesforce_emulator)
+    assert counters["POST jobs/query"] == 1
+    assert counters["GET query"] == 1  # the COUNT(); per partition, 1,000 values each took 19 IN requests: 76
