@@ -262,8 +262,9 @@ def test_a_spilled_run_sends_one_job_per_operation_for_all_its_partitions(crm, t
     # One look-up for all partitions, and no Collections call at all.
     assert "POST composite/sobjects" not in crm.counters()["by_endpoint"]
 
-    settle_jobs(ledger, writer.bulk_writer(), writer.write, dead_letters, summary, resumed=False, log=log)
+    settled = settle_jobs(ledger, writer.bulk_writer(), writer.write, dead_letters, summary, resumed=False, log=log)
 
+    assert not settled  # the keys of settled events matter only to a resumed try, which skips them when it reads
     assert (summary.read, summary.applied, summary.created, summary.updated) == (40, 40, 30, 10)
     assert sorted(j["numberRecordsProcessed"] for j in crm.bulk_jobs()) == [10, 30]
     assert leads_by_email(crm) == Counter(
