@@ -7,8 +7,8 @@ from typing import cast
 from airflow_provider_rudder_sf.mapping import FieldIssue
 from airflow_provider_rudder_sf.mapping.check import issues_reason
 from airflow_provider_rudder_sf.salesforce.bulk import worst_stop
-from airflow_provider_rudder_sf.salesforce.errors import StopReason
-from airflow_provider_rudder_sf.sync.ports import DeadLetterSink
+from airflow_provider_rudder_sf.salesforce.errors import StopReason, stop_reason
+from airflow_provider_rudder_sf.sync.ports import DeadLetterSink, Log
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
 
@@ -26,6 +26,15 @@ def note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
         return
     summary.stop_reason = worst_stop([cast("StopReason | None", summary.stop_reason), stop])
     summary.stop_message = f"{what}; a retry or the next run sends them."
+
+
+def stop_before_writing(exc: Exception, events: int, summary: SyncSummary, log: Log) -> None:
+    """The budget, the session or lasting transient trouble stopped the run before ``events`` were sent."""
+    reason = stop_reason(exc)
+    summary.stop_reason = reason
+    summary.stop_message = str(exc)
+    summary.unsent += events
+    log.warning("Stopped before writing (%s): %s", reason, exc)
 
 
 def note_dead_letters(summary: SyncSummary, dead_letters: DeadLetterSink) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -18,19 +18,14 @@ from airflow_provider_rudder_sf.mapping import (
     FieldIssue,
     IdentifyEvent,
     Ignored,
-    LeadMatch,
     MappingOptions,
-    ObjectSchema,
     Plan,
     Rejected,
     build_plan,
     classify,
-    lead_emails,
-    match_requests,
     record_key,
     shard_of,
 )
-from airflow_provider_rudder_sf.mapping.plan import Matches
 from airflow_provider_rudder_sf.salesforce.bulk import (
     DEFAULT_BULK_THRESHOLD,
     WriteMode,
@@ -38,14 +33,18 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
 )
 from airflow_provider_rudder_sf.salesforce.errors import (
     BudgetExhausted,
-    PermanentError,
     SessionExpired,
     TransientError,
-    stop_reason,
 )
 from airflow_provider_rudder_sf.salesforce.results import WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
-from airflow_provider_rudder_sf.sync.accounting import count_record, issue_dict, note_dead_letters, skipped_line
+from airflow_provider_rudder_sf.sync.accounting import (
+    count_record,
+    issue_dict,
+    note_dead_letters,
+    skipped_line,
+    stop_before_writing,
+)
 from airflow_provider_rudder_sf.sync.bulkrun import flush, hand_off
 from airflow_provider_rudder_sf.sync.gcpause import gc_frozen, gc_paused
 from airflow_provider_rudder_sf.sync.handoff import (
@@ -53,15 +52,10 @@ from airflow_provider_rudder_sf.sync.handoff import (
     PendingEvent,
     event_key,
 )
+from airflow_provider_rudder_sf.sync.lookups import NOTHING_PREFETCHED, LookAhead, Prefetched, look_up
 from airflow_provider_rudder_sf.sync.ports import DeadLetterSink, Log, Writer
 from airflow_provider_rudder_sf.sync.spool import Entry, Spool
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
-
-# The Lead look-up's export can start while a run still reads: the writer is asked at this many distinct e-mails,
-# then each time they grow by a quarter (an IN request holds a few hundred; the writer weighs the export only past
-# its export_min_calls requests).
-FIRST_EXPORT_PROBE = 1_024
-_NEVER = 1 << 62
 
 
 class ConfigurationError(ValueError):
@@ -103,9 +97,8 @@ def run_sync(
     decode = msgspec.json.Decoder().decode
     check_field_map(writer, options)
     with Spool(memory_limit=memory_limit, partitions=partitions) as spool:
-        emails: set[str] | None = set() if options.allows("Lead") else None
-        identifiers: dict[tuple[str, str], list[Any]] = {}
-        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, emails, writer, identifiers)
+        ahead = LookAhead(writer, options)
+        _read(records, spool, dead_letters, options, decode, summary, log, shard, skip, ahead)
         log.info(
             "Read %d events: %d for Salesforce, %d ignored, %d rejected while reading (more may be rejected "
             "while mapping; the summary has the total)%s",
@@ -115,9 +108,8 @@ def run_sync(
             summary.rejected,
             f" (spilled to {spool.groups} partitions to bound memory)" if spool.spilled else "",
         )
-        prefetched = _prefetch(writer, emails, spool, summary, log) if spool.spilled and emails else None
-        matched = _prefetch_records(writer, identifiers, spool, summary, log) if spool.spilled and identifiers else None
-        del emails, identifiers
+        prefetched = ahead.prefetch(spool.groups, summary, log) if spool.spilled else NOTHING_PREFETCHED
+        del ahead
         for index, group in enumerate(spool.groups_of_events(), start=1):
             if summary.stop_reason is not None:
                 summary.unsent += len(group)
@@ -136,7 +128,6 @@ def run_sync(
                 (write_mode, bulk_threshold, spool.count if spool.spilled and handoff is not None else 0),
                 handoff,
                 prefetched,
-                matched,
             )
         if handoff is not None:
             flush(handoff, writer, dead_letters, summary, log)
@@ -144,42 +135,6 @@ def run_sync(
     summary.describe_calls = writer.describe_calls
     note_dead_letters(summary, dead_letters)
     return summary
-
-
-def _prefetch(
-    writer: Writer, emails: set[str], spool: Spool, summary: SyncSummary, log: Log
-) -> dict[str, tuple[LeadMatch, ...]] | None:
-    """One Lead look-up for every partition of a spilled run, instead of one per partition: the writer can then
-    choose an export of the object when the run's e-mails are a large share of it."""
-    try:
-        found = writer.lookup_leads(emails)
-    except (BudgetExhausted, SessionExpired, TransientError) as exc:
-        _stop(exc, 0, summary, log)  # the partitions count their events as unsent
-        return None
-    log.info(
-        "Looked up %d e-mails once for all %d partitions: %d already in Salesforce",
-        len(emails),
-        spool.groups,
-        len(found),
-    )
-    return found
-
-
-def _prefetch_records(
-    writer: Writer, requests: dict[tuple[str, str], list[Any]], spool: Spool, summary: SyncSummary, log: Log
-) -> Matches | None:
-    """The rETL look-ups of a spilled run, once for all partitions (as :func:`_prefetch` does for e-mails): per
-    partition, an object's export would be read once per partition. Each identifier is in one partition only."""
-    if summary.stop_reason is not None:
-        return None
-    try:
-        schemas = writer.schemas(sobject for sobject, _ in requests)
-        found = _match_records(requests, schemas, writer, log)
-    except (BudgetExhausted, SessionExpired, TransientError) as exc:
-        _stop(exc, 0, summary, log)
-        return None
-    log.info("Looked up the rETL identifiers of %d field(s) once for all %d partitions", len(requests), spool.groups)
-    return found
 
 
 def _read(
@@ -192,15 +147,10 @@ def _read(
     log: Log,
     shard: tuple[int, int] | None = None,
     skip: Counter[str] | None = None,
-    emails: set[str] | None = None,
-    writer: Writer | None = None,
-    identifiers: dict[tuple[str, str], list[Any]] | None = None,
+    ahead: LookAhead | None = None,
 ) -> None:
-    """Classify and spool the records; ``emails`` collects the e-mails the Lead look-up will need, and the
-    ``writer`` is asked, as their number grows, whether to start that look-up's export already; ``identifiers``
-    gathers the rETL look-ups (:func:`match_requests`)."""
+    """Classify and spool the records; ``ahead`` gathers what the look-ups will need."""
     index, count = shard or (0, 1)
-    next_probe = FIRST_EXPORT_PROBE if writer is not None else _NEVER
     skip = skip if skip else None
     before = summary.read - summary.ignored - summary.rejected  # a continued summary's earlier events
     skipped = 0
@@ -222,13 +172,8 @@ def _read(
                 skipped += 1
                 continue
             spool.add(outcome, record.origin)
-            if emails is not None and outcome.email is not None and not outcome.targets:
-                emails.add(outcome.email)
-                if len(emails) >= next_probe:
-                    assert writer is not None
-                    next_probe = _NEVER if writer.start_lead_export(emails) else next_probe + next_probe // 4
-            elif identifiers is not None and outcome.targets:
-                match_requests((outcome,), into=identifiers)
+            if ahead is not None:
+                ahead.note(outcome)
         elif isinstance(outcome, Ignored):
             summary.ignored += 1
             summary.ignored_by_reason[outcome.reason] += 1
@@ -252,27 +197,16 @@ def _sync_group(
     log: Log,
     write_policy: tuple[WriteMode, int, int] = ("rest", DEFAULT_BULK_THRESHOLD, 0),
     handoff: Handoff | None = None,
-    prefetched: dict[str, tuple[LeadMatch, ...]] | None = None,
-    matched: Matches | None = None,
+    prefetched: Prefetched = NOTHING_PREFETCHED,
 ) -> None:
     origins = {event.seq: (event, origin) for event, origin in group}
     events = [event for event, _ in group]
     try:
-        emails = lead_emails(events, options)
-        if prefetched is not None:  # each e-mail is in one partition only: hand its matches over, free the rest
-            matches = {email: prefetched.pop(email) for email in emails if email in prefetched}
-        else:
-            matches = writer.lookup_leads(emails) if emails else {}
-            if emails:
-                log.info("Looked up %d e-mails: %d already in Salesforce", len(emails), len(matches))
-        schemas = writer.schemas(_objects_to_describe(events, matches, options))
-        record_matches = (
-            matched if matched is not None else _match_records(match_requests(events), schemas, writer, log)
-        )
+        found = look_up(events, writer, options, log, prefetched)
     except (BudgetExhausted, SessionExpired, TransientError) as exc:
-        _stop(exc, len(group), summary, log)
+        stop_before_writing(exc, len(group), summary, log)
         return
-    plan = build_plan(events, matches, options, record_matches=record_matches, schemas=schemas)
+    plan = build_plan(events, found.leads, options, record_matches=found.records, schemas=found.schemas)
     summary.dropped_system_fields.update(plan.dropped_system_fields)
     _record_schema_report(plan, summary)
     for rejected in plan.rejected:
@@ -330,56 +264,6 @@ def check_field_map(writer: Writer, options: MappingOptions) -> None:
             "field_map names fields the org does not have: " + "; ".join(problems) + ". Create the fields (or fix "
             "field_map) and run again; nothing was written."
         )
-
-
-def _objects_to_describe(
-    events: Sequence[IdentifyEvent], matches: Mapping[str, Sequence[LeadMatch]], options: MappingOptions
-) -> set[str]:
-    """Lead for the e-mail path, Contact only when a converted Lead sends an event there, and every target."""
-    objects: set[str] = set()
-    for event in events:
-        if event.targets:
-            objects.update(target.sobject for target in event.targets if options.allows(target.sobject))
-        elif options.allows("Lead"):
-            objects.add("Lead")
-    if options.use_contact_id and any(m.is_converted for found in matches.values() for m in found):
-        objects.add("Contact")
-    return objects
-
-
-def _match_records(
-    requests: Mapping[tuple[str, str], Sequence[Any]],
-    schemas: Mapping[str, ObjectSchema | None],
-    writer: Writer,
-    log: Log,
-) -> dict[tuple[str, str], dict[str, tuple[str, ...]] | None]:
-    """The rETL look-ups (:func:`match_requests`), one per (object, identifier field), each by the writer's cheaper
-    strategy. A look-up that Salesforce refuses (a field it cannot filter on) is None: the planner dead-letters
-    those events only."""
-    found: dict[tuple[str, str], dict[str, tuple[str, ...]] | None] = {}
-    for (sobject, field), values in requests.items():
-        schema = schemas.get(sobject.lower())
-        spec = schema.field(field) if schema is not None else None
-        if schema is None or spec is None:
-            continue  # the planner dead-letters these events with the reason
-        key = (sobject.lower(), field.lower())
-        if key in found and found[key] is None:
-            continue
-        try:
-            matches = writer.match_records(schema.name, spec.name, values)
-        except PermanentError as exc:
-            log.warning(
-                "Salesforce refused the look-up of %s by %s (%s): its events go to the dead letter",
-                schema.name,
-                spec.name,
-                exc.code,
-            )
-            found[key] = None
-            continue
-        bucket = found.setdefault(key, {})
-        assert bucket is not None
-        bucket.update(matches)
-    return found
 
 
 def _record_schema_report(plan: Plan, summary: SyncSummary) -> None:
@@ -477,11 +361,3 @@ def _record_dry_run(plan: Plan, sample_size: int, summary: SyncSummary, writer: 
                 }
             )
     summary.planned_write_calls += writer.batch_count(plan.writes)
-
-
-def _stop(exc: Exception, events: int, summary: SyncSummary, log: Log) -> None:
-    reason = stop_reason(exc)
-    summary.stop_reason = reason
-    summary.stop_message = str(exc)
-    summary.unsent += events
-    log.warning("Stopped before writing (%s): %s", reason, exc)
