@@ -88,8 +88,8 @@ class _CountingWriter:
         for result in report.results:
             self.tally_one(result.write.sobject, result.status)
 
-    def tally_one(self, sobject: str, status: str) -> None:
-        self.by_object.setdefault(sobject, Counter())[status] += 1
+    def tally_one(self, sobject: str, status: str, records: int = 1) -> None:
+        self.by_object.setdefault(sobject, Counter())[status] += records
 
     def write_untallied(self, writes: Sequence[Any]) -> WriteReport:
         return self._writer.write(writes)

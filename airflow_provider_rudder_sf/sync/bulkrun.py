@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from airflow_provider_rudder_sf.mapping import IdentifyEvent, Plan, Write
 from airflow_provider_rudder_sf.salesforce.bulk import BulkWriter, RowResult, worst_stop
@@ -17,6 +17,7 @@ from airflow_provider_rudder_sf.sync.accounting import count_record, note_dead_l
 from airflow_provider_rudder_sf.sync.gcpause import gc_paused
 from airflow_provider_rudder_sf.sync.handoff import (
     Handoff,
+    JobRecord,
     Ledger,
     PendingEvent,
     events_of,
@@ -87,10 +88,10 @@ def settle_jobs(
     *,
     resumed: bool,
     log: Log,
-    tally: Callable[[str, str], None] | None = None,
+    tally: Callable[[str, str, int], None] | None = None,
 ) -> Counter[str]:
     """Collect every job of ``ledger`` (waiting for those still running) and settle its events.
-    ``tally(sobject, status)`` sees each record (the operator counts them per object).
+    ``tally(sobject, status, records)`` sees every record (the operator counts them per object).
 
     ``resumed``: the jobs come from an earlier try whose summary is lost. Their settled events are counted as read
     here, and their unsent ones are not counted at all: the input is read again and plans them anew. Only then
@@ -102,6 +103,9 @@ def settle_jobs(
     for outcome in finish(ledger, bulk, log=log):
         sobject = outcome.record.sobject
         every = outcome.rows.every_row
+        if every is not None and not resumed and outcome.record.events_with_issues == 0:
+            _settle_from_counts(outcome.record, every, summary, tally)  # its rows are not read back at all
+            continue
         saved = {status: _Answer(sobject, "", status) for status in ("created", "updated")}
         results: list[RowResult | None] = [None] * (outcome.record.rows if every is None else 0)
         for answer in outcome.rows.results:
@@ -139,6 +143,25 @@ def settle_jobs(
     return done
 
 
+def _settle_from_counts(
+    record: JobRecord,
+    status: Literal["created", "updated"],
+    summary: SyncSummary,
+    tally: Callable[[str, str, int], None] | None,
+) -> None:
+    """A job saved whole, none of whose events has skipped fields, settled as :func:`_settle_rows` would settle its
+    rows one by one (a first try: no keys to keep)."""
+    assert record.events is not None
+    if tally is not None:
+        tally(record.sobject, status, record.rows)
+    if status == "created":
+        summary.created += record.rows
+    else:
+        summary.updated += record.rows
+    summary.applied += record.events
+    summary.write_mode = "bulk"
+
+
 def _by_identity(
     rows: list[tuple[Write, list[PendingEvent]]], report: WriteReport
 ) -> list[tuple[_Answer | None, list[PendingEvent]]]:
@@ -153,7 +176,7 @@ def _settle_rows(
     summary: SyncSummary,
     *,
     resumed: bool,
-    tally: Callable[[str, str], None] | None = None,
+    tally: Callable[[str, str, int], None] | None = None,
 ) -> Counter[str]:
     """Count records and events as the engine counts a REST report, for rows of a finished Bulk job (no answer: the
     row was not processed). Returns the keys of the events settled when ``resumed``."""
@@ -164,7 +187,7 @@ def _settle_rows(
                 summary.unsent += len(events)
             continue
         if tally is not None:
-            tally(answer.sobject, answer.status)
+            tally(answer.sobject, answer.status, 1)
         count_record(summary, answer.status)
         for event in events:
             if resumed:

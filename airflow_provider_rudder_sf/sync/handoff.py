@@ -134,6 +134,10 @@ class JobRecord:
     columns: tuple[str, ...]
     key: str | None
     rows: int
+    # The events behind the rows, and those of them with skipped fields (None in a ledger written before they were
+    # recorded): a job saved whole whose events have no skipped field is settled from these counts alone.
+    events: int | None = None
+    events_with_issues: int | None = None
 
     def job(self, state: str) -> BulkJob:
         return BulkJob(
@@ -166,11 +170,21 @@ class Ledger:
         jobs = [JobRecord(**{**j, "columns": tuple(j["columns"])}) for j in content["jobs"]]
         return cls(store, jobs)
 
-    def record(self, job: BulkJob, rows: int, staged_rows: str) -> None:
+    def record(self, job: BulkJob, rows: int, staged_rows: str, events: int, events_with_issues: int) -> None:
         """Before the upload: the job id first (an id without rows is an Open job to abort), then its rows, copied
         from ``staged_rows`` (a gzipped file of :func:`row_line` lines, in upload order)."""
         self.jobs.append(
-            JobRecord(job.id, job.sobject, job.operation, job.external_id_field, job.columns, job.key, rows)
+            JobRecord(
+                job.id,
+                job.sobject,
+                job.operation,
+                job.external_id_field,
+                job.columns,
+                job.key,
+                rows,
+                events,
+                events_with_issues,
+            )
         )
         self._save_index()
         with open(staged_rows, "rb") as source, self.store.open_write(rows_name(job.id)) as target:
@@ -278,8 +292,9 @@ class _Group:
         self.columns: dict[str, None] = dict.fromkeys(leading_columns(first.operation))
 
 
-# Before each staged row: the bytes of its CSV line, the cells in it, the bytes of its ledger row, its events.
-_STAGED = struct.Struct("<IIII")
+# Before each staged row: the bytes of its CSV line, the cells in it, the bytes of its ledger row, its events, and
+# how many of them have skipped fields.
+_STAGED = struct.Struct("<IIIII")
 
 
 class Handoff:
@@ -308,9 +323,11 @@ class Handoff:
             if not cells.keys() <= columns.keys():
                 columns.update(dict.fromkeys(cells))
             line = csv_line([cells.get(name, "") for name in columns])
-            rows = [_event_row(seq, events[seq], plan.field_issues.get(seq, ())) for seq in w.sources]
+            issues = plan.field_issues
+            rows = [_event_row(seq, events[seq], issues.get(seq, ())) for seq in w.sources]
             row = row_line(_encode(list(w)), _encode(rows))
-            group.file.write(_STAGED.pack(len(line), len(columns), len(row), len(rows)) + line + row)
+            with_issues = sum(1 for seq in w.sources if seq in issues) if issues else 0
+            group.file.write(_STAGED.pack(len(line), len(columns), len(row), len(rows), with_issues) + line + row)
             self.pending_events += len(rows)
         return rest
 
@@ -349,14 +366,14 @@ class Handoff:
         chunk = _Chunk(f"{group.path}.rows.gz", header)
         with open(group.path, "rb") as staged:
             while head := staged.read(_STAGED.size):
-                line_bytes, cells, row_bytes, events = _STAGED.unpack(head)
+                line_bytes, cells, row_bytes, events, with_issues = _STAGED.unpack(head)
                 line = staged.read(line_bytes)
                 if cells < len(columns):  # staged before the last columns appeared: add their empty cells
                     line = line[:-1] + b"," * (len(columns) - max(cells, 1)) + b"\n"
                 if chunk.rows and chunk.size + len(line) > self.bulk.max_upload_bytes:
                     self._submit_chunk(draft, chunk, flushed, log)
                     chunk = _Chunk(f"{group.path}.rows.gz", header)
-                chunk.add(line, staged.read(row_bytes), events)
+                chunk.add(line, staged.read(row_bytes), events, with_issues)
         if chunk.rows:
             self._submit_chunk(draft, chunk, flushed, log)
 
@@ -368,7 +385,13 @@ class Handoff:
                 return
             job = replace(draft, indices=tuple(range(chunk.rows)))
             try:
-                self.bulk.open_job(job, chunk.body(), lambda opened: self.ledger.record(opened, chunk.rows, chunk.path))
+                self.bulk.open_job(
+                    job,
+                    chunk.body(),
+                    lambda opened: self.ledger.record(
+                        opened, chunk.rows, chunk.path, chunk.events, chunk.events_with_issues
+                    ),
+                )
                 flushed.jobs += 1
             except PermanentError as exc:
                 log.warning(
@@ -402,6 +425,7 @@ class _Chunk:
         self.size = len(header)
         self.rows = 0
         self.events = 0
+        self.events_with_issues = 0
         self._raw = _create_private(path)
         self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
         # Rows go to the gzip file in batches: each GzipFile.write costs a CRC and a compress call, and a row is a
@@ -410,12 +434,14 @@ class _Chunk:
         self._batch_bytes = 0
         self._body: IO[bytes] | None = None
 
-    def add(self, line: bytes, row: bytes, count: int) -> None:
-        """One row: its CSV ``line`` and its ledger ``row`` (a :func:`row_line`), behind ``count`` events."""
+    def add(self, line: bytes, row: bytes, count: int, with_issues: int = 0) -> None:
+        """One row: its CSV ``line`` and its ledger ``row`` (a :func:`row_line`), behind ``count`` events, of which
+        ``with_issues`` have skipped fields."""
         self._csv.write(line)
         self.size += len(line)
         self.rows += 1
         self.events += count
+        self.events_with_issues += with_issues
         self._batch.append(row)
         self._batch_bytes += len(row)
         if self._batch_bytes >= _ROW_BATCH_BYTES:

@@ -171,3 +171,17 @@ def test_an_upsert_job_through_the_ledger_tells_created_from_updated_and_dead_le
     assert (letter["code"], letter["event"]) == ("DUPLICATE_VALUE", clash)
     names = sorted(record["Name"] for record in crm.records("Subscription__c"))
     assert names == ["S-0 renamed", "S-1", "S-2", "S-3"]
+
+
+def test_bulk_records_are_counted_per_object_for_lineage(crm, tmp_path):
+    crm.seed("Lead", [{"LastName": f"Old{n}", "Company": "Acme", "Email": f"p{n}@example.com"} for n in range(10)])
+    operator = IdentifyToSalesforceOperator(
+        task_id="sync", events=people(50), bulk_threshold=50, dead_letter=str(tmp_path / "dead-letters")
+    )
+    result = operator.execute(context={})
+
+    assert (result["write_mode"], result["created"], result["updated"]) == ("bulk", 40, 10)
+    assert operator.lineage_record is not None
+    assert {sobject: dict(counts) for sobject, counts in operator.lineage_record.written.items()} == {
+        "Lead": {"created": 40, "updated": 10}
+    }
