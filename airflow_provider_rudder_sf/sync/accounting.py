@@ -7,18 +7,24 @@ from typing import cast
 from airflow_provider_rudder_sf.mapping import FieldIssue
 from airflow_provider_rudder_sf.mapping.check import issues_reason
 from airflow_provider_rudder_sf.salesforce.bulk import worst_stop
-from airflow_provider_rudder_sf.salesforce.errors import StopReason, stop_reason
+from airflow_provider_rudder_sf.salesforce.errors import (
+    BudgetExhausted,
+    SessionExpired,
+    StopReason,
+    TransientError,
+    stop_reason,
+)
 from airflow_provider_rudder_sf.sync.ports import DeadLetterSink, Log
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
 
-def count_record(summary: SyncSummary, status: str) -> None:
+def count_record(summary: SyncSummary, status: str, records: int = 1) -> None:
     if status == "created":
-        summary.created += 1
+        summary.created += records
     elif status == "updated":
-        summary.updated += 1
+        summary.updated += records
     else:
-        summary.failed += 1
+        summary.failed += records
 
 
 def note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
@@ -28,8 +34,13 @@ def note_stop(summary: SyncSummary, stop: StopReason | None, what: str) -> None:
     summary.stop_message = f"{what}; a retry or the next run sends them."
 
 
+# What stops a run cleanly before it writes (the budget, the session, lasting transient trouble); a retry sends
+# the rest.
+STOPPING_ERRORS = (BudgetExhausted, SessionExpired, TransientError)
+
+
 def stop_before_writing(exc: Exception, events: int, summary: SyncSummary, log: Log) -> None:
-    """The budget, the session or lasting transient trouble stopped the run before ``events`` were sent."""
+    """One of :data:`STOPPING_ERRORS` stopped the run before ``events`` were sent."""
     reason = stop_reason(exc)
     summary.stop_reason = reason
     summary.stop_message = str(exc)

@@ -154,10 +154,7 @@ def _settle_from_counts(
     assert record.events is not None
     if tally is not None:
         tally(record.sobject, status, record.rows)
-    if status == "created":
-        summary.created += record.rows
-    else:
-        summary.updated += record.rows
+    count_record(summary, status, record.rows)
     summary.applied += record.events
     summary.write_mode = "bulk"
 

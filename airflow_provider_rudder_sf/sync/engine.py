@@ -31,14 +31,10 @@ from airflow_provider_rudder_sf.salesforce.bulk import (
     WriteMode,
     choose_write_mode,
 )
-from airflow_provider_rudder_sf.salesforce.errors import (
-    BudgetExhausted,
-    SessionExpired,
-    TransientError,
-)
 from airflow_provider_rudder_sf.salesforce.results import WriteReport
 from airflow_provider_rudder_sf.sources import StagedRecord
 from airflow_provider_rudder_sf.sync.accounting import (
+    STOPPING_ERRORS,
     count_record,
     issue_dict,
     note_dead_letters,
@@ -203,7 +199,7 @@ def _sync_group(
     events = [event for event, _ in group]
     try:
         found = look_up(events, writer, options, log, prefetched)
-    except (BudgetExhausted, SessionExpired, TransientError) as exc:
+    except STOPPING_ERRORS as exc:
         stop_before_writing(exc, len(group), summary, log)
         return
     plan = build_plan(events, found.leads, options, record_matches=found.records, schemas=found.schemas)

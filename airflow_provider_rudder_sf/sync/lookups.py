@@ -20,8 +20,8 @@ from airflow_provider_rudder_sf.mapping import (
     match_requests,
 )
 from airflow_provider_rudder_sf.mapping.plan import Matches
-from airflow_provider_rudder_sf.salesforce.errors import BudgetExhausted, PermanentError, SessionExpired, TransientError
-from airflow_provider_rudder_sf.sync.accounting import stop_before_writing
+from airflow_provider_rudder_sf.salesforce.errors import PermanentError
+from airflow_provider_rudder_sf.sync.accounting import STOPPING_ERRORS, stop_before_writing
 from airflow_provider_rudder_sf.sync.ports import Log, Writer
 from airflow_provider_rudder_sf.sync.summary import SyncSummary
 
@@ -29,7 +29,6 @@ from airflow_provider_rudder_sf.sync.summary import SyncSummary
 # quarter (an IN request holds a few hundred; the writer weighs the export only past its export_min_calls requests).
 FIRST_EXPORT_PROBE = 1_024
 _NEVER = 1 << 62
-_STOPPING = (BudgetExhausted, SessionExpired, TransientError)  # stop the run cleanly: a retry sends the rest
 
 
 class Prefetched(NamedTuple):
@@ -93,7 +92,7 @@ class LookAhead:
                     len(identifiers),
                     partitions,
                 )
-        except _STOPPING as exc:
+        except STOPPING_ERRORS as exc:
             stop_before_writing(exc, 0, summary, log)  # the partitions count their events as unsent
             return NOTHING_PREFETCHED
         return Prefetched(leads, records)
@@ -103,7 +102,7 @@ def look_up(
     events: Sequence[IdentifyEvent], writer: Writer, options: MappingOptions, log: Log, prefetched: Prefetched
 ) -> Found:
     """One group's look-ups: taken from ``prefetched`` (a spilled run's) or asked now. Raises what the writer
-    raises; the caller stops the run on :data:`_STOPPING` errors."""
+    raises; the caller stops the run on ``STOPPING_ERRORS`` (:mod:`~airflow_provider_rudder_sf.sync.accounting`)."""
     emails = lead_emails(events, options)
     if prefetched.leads is not None:  # each e-mail is in one partition only: hand its matches over, free the rest
         leads = {email: prefetched.leads.pop(email) for email in emails if email in prefetched.leads}
