@@ -60,9 +60,13 @@ class LookupPlan:
     rows: int | None = None
     export_calls: int | None = None
     reason: str = ""
+    in_estimated: bool = False  # ``in_calls`` from a sample of the values: the values were never split
 
     def describe(self) -> str:
-        figures = f"{self.sobject} look-up by {self.field}: {self.values:,} value(s); IN: {self.in_calls:,} request(s)"
+        about = "about " if self.in_estimated else ""
+        figures = (
+            f"{self.sobject} look-up by {self.field}: {self.values:,} value(s); IN: {about}{self.in_calls:,} request(s)"
+        )
         if self.rows is not None and self.export_calls is not None:
             figures += f"; export: {self.rows:,} row(s), about {self.export_calls:,} request(s)"
         return f"{figures}; using {self.strategy} ({self.reason})"

@@ -210,10 +210,12 @@ class SalesforceWriter:
         log.info("Started the Lead export while reading, at %d distinct e-mails", len(emails))
         return True
 
-    def _estimated_in_calls(self, select: str, sobject: str, field: str, values: Collection[str]) -> int:
+    def _estimated_in_calls(
+        self, select: str, sobject: str, field: str, values: Collection[str], *, quoted: bool = False
+    ) -> int:
         """``IN`` requests for ``values``, from how many of its first thousand fit a request (exact below that)."""
         sample = list(itertools.islice(values, 1_000))
-        chunks = self._in_chunks(select, sobject, field, sample)
+        chunks = self._in_chunks(select, sobject, field, sample, quoted=quoted)
         if len(sample) == len(values) or len(chunks) < 2:
             return len(chunks)
         per_request = (len(sample) - len(chunks[-1])) / (len(chunks) - 1)  # full requests only
@@ -280,10 +282,16 @@ class SalesforceWriter:
         if not values:
             return
         select = ", ".join(columns)
-        chunks = self._in_chunks(select, sobject, field, values, quoted=quoted)
         soql = _export_soql(select, sobject, field)
         early = self._early_exports.pop(soql, None)
-        plan = self._plan(sobject, field, len(values), len(chunks), exportable, started=early is not None)
+        # An export started while reading is the choice already: its IN requests are only estimated for the log
+        # (splitting a million values into requests costs seconds), and split only if the export fails.
+        chunks = None if early is not None else self._in_chunks(select, sobject, field, values, quoted=quoted)
+        if chunks is not None:
+            in_calls = len(chunks)
+        else:
+            in_calls = self._estimated_in_calls(select, sobject, field, values, quoted=quoted)
+        plan = self._plan(sobject, field, len(values), in_calls, exportable, started=early is not None)
         if plan.strategy == "export":
             query = early[0] if early is not None else self._bulk_query()
             rows: Iterator[dict[str, str]] | None = None
@@ -298,6 +306,8 @@ class SalesforceWriter:
                     yield _csv_record(row, columns, booleans)
                 log.info("%s export: %d row(s) read in %d page(s)", sobject, query.rows_read, query.pages)
                 return
+        if chunks is None:
+            chunks = self._in_chunks(select, sobject, field, values, quoted=quoted)
         yield from self._query_chunks(select, sobject, field, chunks, quoted=quoted)
 
     def _plan(
@@ -308,7 +318,17 @@ class SalesforceWriter:
         counted = self._row_counts.pop((sobject, field), None)
         if started:
             estimate = estimate_export_calls(counted, self.export_page_size) if counted is not None else None
-            plan = LookupPlan(sobject, field, values, "export", in_calls, counted, estimate, "started while reading")
+            plan = LookupPlan(
+                sobject,
+                field,
+                values,
+                "export",
+                in_calls,
+                counted,
+                estimate,
+                "started while reading",
+                in_estimated=True,
+            )
         elif self.lookup_strategy == "in" or not exportable:
             why = "forced" if self.lookup_strategy == "in" else "field type not exportable"
             plan = LookupPlan(sobject, field, values, "in", in_calls, reason=why)

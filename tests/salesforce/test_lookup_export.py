@@ -385,6 +385,27 @@ def test_an_export_started_while_reading_gives_the_same_answers_for_fewer_polls(
     )
 
 
+def test_an_export_started_while_reading_that_fails_falls_back_to_in_with_the_same_answer(
+    salesforce_emulator, make_client, caplog
+):
+    org = _seed_mixed_org(salesforce_emulator)
+    expected = make_writer(make_client(api_reserve=0), lookup_strategy="in").lookup_leads(org["asked"])
+    before = Counter(endpoints(salesforce_emulator))
+    salesforce_emulator.set_faults(bulk_fail_after_rows=3)
+    writer = make_writer(make_client(api_reserve=0), lookup_strategy="export")
+    assert writer.start_lead_export({e.lower() for e in org["asked"][:5]}) is True
+    with caplog.at_level(logging.INFO, logger="airflow_provider_rudder_sf"):
+        found = writer.lookup_leads(org["asked"])
+
+    assert found == expected and len(found) == 48
+    (plan,) = writer.lookups
+    assert (plan.strategy, plan.reason, plan.in_estimated) == ("export", "started while reading", True)
+    assert f"IN: about {plan.in_calls} request(s)" in caplog.text  # estimated: the values were not split then
+    in_requests = Counter(endpoints(salesforce_emulator))["GET query"] - before["GET query"]
+    assert in_requests >= 1  # split when the export failed, and every asked e-mail was found through them
+    assert "export failed (BULK_QUERY_FAILED); looking the values up with IN instead" in caplog.text
+
+
 def test_a_run_starts_its_lead_export_before_it_has_read_everything(salesforce_emulator, make_client):
     existing = [f"known{n:04d}@example.com" for n in range(700)]
     salesforce_emulator.seed("Lead", [_lead(e) for e in existing])
