@@ -120,6 +120,7 @@ class SalesforceWriter:
         self.lookups: list[LookupPlan] = []  # every look-up's strategy and figures, in order
         self.export_polls = 0  # query-job state polls sent by export look-ups
         self._row_counts: dict[tuple[str, str], int] = {}  # a COUNT() taken while reading, for the look-up after
+        self._values_per_request: dict[tuple[str, str, str, bool], float] = {}  # see _estimated_in_calls
         self._early_exports: dict[str, tuple[BulkQuery, str]] = {}  # export SOQL -> its query job, started early
         self._schemas: dict[str, ObjectSchema | None] = {}
         self.describe_calls = 0
@@ -213,12 +214,19 @@ class SalesforceWriter:
     def _estimated_in_calls(
         self, select: str, sobject: str, field: str, values: Collection[str], *, quoted: bool = False
     ) -> int:
-        """``IN`` requests for ``values``, from how many of its first thousand fit a request (exact below that)."""
-        sample = list(itertools.islice(values, 1_000))
-        chunks = self._in_chunks(select, sobject, field, sample, quoted=quoted)
-        if len(sample) == len(values) or len(chunks) < 2:
-            return len(chunks)
-        per_request = (len(sample) - len(chunks[-1])) / (len(chunks) - 1)  # full requests only
+        """``IN`` requests for ``values``, from how many of its first thousand fit a request (exact below that).
+        The values per request are measured once per look-up: the run asks again each time its e-mails grow."""
+        measured = (select, sobject, field, quoted)
+        per_request = self._values_per_request.get(measured)
+        if per_request is None:
+            sample = list(itertools.islice(values, 1_000))
+            chunks = self._in_chunks(select, sobject, field, sample, quoted=quoted)
+            if len(sample) == len(values) or not chunks:
+                return len(chunks)
+            # Full requests only; a sample that fits one request gives a floor (at least that many per request).
+            full = len(chunks) - 1
+            per_request = (len(sample) - len(chunks[-1])) / full if full else float(len(sample))
+            self._values_per_request[measured] = per_request
         return math.ceil(len(values) / per_request)
 
     def _count(self, sobject: str, field: str) -> int:

@@ -346,6 +346,21 @@ def test_few_emails_start_nothing_and_spend_no_call(salesforce_emulator, make_cl
     assert client.api_calls == 0 and salesforce_emulator.bulk_jobs() == []
 
 
+def test_the_in_estimate_while_reading_stays_close_to_the_real_split(salesforce_emulator, make_client):
+    emails = [f"person.{n:06d}+{'x' * (n % 17)}@example.com" for n in range(12_000)]
+    writer = make_writer(make_client(api_reserve=0), lookup_chunk_bytes=4_000)
+    select = "Id, Email, IsConverted, ConvertedContactId"
+    for size in (3_000, 6_000, 12_000):  # as a run grows: the values per request are measured on the first ask
+        exact = len(writer._in_chunks(select, "Lead", "Email", emails[:size]))
+        estimate = writer._estimated_in_calls(select, "Lead", "Email", emails[:size])
+        assert abs(estimate - exact) <= max(1, exact // 50), (size, estimate, exact)
+    short = [f"{n:03x}" for n in range(4_000)]  # a thousand of them fit one request of 16,000 bytes
+    roomy = make_writer(make_client(api_reserve=0), lookup_chunk_bytes=16_000)
+    exact = len(roomy._in_chunks(select, "Lead", "Email", short))
+    assert exact >= 3
+    assert exact - 1 <= roomy._estimated_in_calls(select, "Lead", "Email", short) <= exact + 1  # not one request
+
+
 def test_the_count_taken_while_reading_is_the_look_ups_own(salesforce_emulator, make_client):
     emails = [f"lead{n:04d}@example.com" for n in range(2_000)]
     salesforce_emulator.seed("Lead", [_lead(e) for e in emails])

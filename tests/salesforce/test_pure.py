@@ -40,6 +40,14 @@ def test_soql_literal_escapes_quote_and_backslash(value, expected):
     assert soql_literal(value) == format_soql("{}", value)
 
 
+def test_soql_literal_quotes_as_simple_salesforce_does_with_or_without_escapes():
+    alphabet = "ab@.' \"\\\n\r\t\b\f\x00\x1fü€😀%+"
+    for length in range(4):
+        for chars in itertools.product(alphabet, repeat=length):
+            value = "".join(chars)
+            assert soql_literal(value) == format_soql("{}", value), value
+
+
 def test_check_api_name_rejects_injection():
     assert check_api_name("Custom_Object__c") == "Custom_Object__c"
     # "Lead\n": a trailing newline passed a ``^...$`` pattern with ``match`` (``$`` matches before it).
